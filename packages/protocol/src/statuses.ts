@@ -1,0 +1,45 @@
+/**
+ * Workspace statuses: the one source of truth. The store's `workspace_statuses` table is seeded from
+ * this list by migrations, and a test checks the real database against it.
+ */
+export const WORKSPACE_STATUSES = [
+  'provisioning',
+  'starting',
+  'running',
+  'stopping',
+  'stopped',
+  'failed',
+  'deleting',
+  'deleted',
+] as const;
+export type WorkspaceStatus = (typeof WORKSPACE_STATUSES)[number];
+
+/** Statuses in which an operation is in flight; a restarted server resumes them. */
+export const TRANSITIONAL_STATUSES: readonly WorkspaceStatus[] = [
+  'provisioning',
+  'starting',
+  'stopping',
+  'deleting',
+];
+
+/** What the user last asked for. The store is the only source of desired state. */
+export const DESIRED_STATES = ['running', 'stopped', 'deleted'] as const;
+export type DesiredState = (typeof DESIRED_STATES)[number];
+
+/** Isolation tiers (seed 000, hardened): 1 sandboxed, 2 standard (default), 3 privileged, 4 full host. */
+export const TIERS = [1, 2, 3, 4] as const;
+export type Tier = (typeof TIERS)[number];
+export const TIER_NAMES: Record<Tier, string> = {
+  1: 'sandboxed',
+  2: 'standard',
+  3: 'privileged',
+  4: 'full-host',
+};
+
+/** `/workspace` access modes (seed 000 #65). */
+export const WORKSPACE_ACCESS = ['none', 'read_only', 'read_write'] as const;
+export type WorkspaceAccess = (typeof WORKSPACE_ACCESS)[number];
+
+/** Token scopes: `admin` may do everything; `user` sees only its own workspaces and tiers 1-2. */
+export const TOKEN_SCOPES = ['admin', 'user'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];

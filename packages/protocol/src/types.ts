@@ -1,0 +1,183 @@
+import type { ErrorCode } from './errors.js';
+import type { DesiredState, Tier, TokenScope, WorkspaceAccess, WorkspaceStatus } from './statuses.js';
+
+/** A config file for `/configs`: plain UTF-8 text, or an object with encoding and mode. */
+export type ConfigFileInput = string | { content: string; encoding?: 'utf8' | 'base64'; mode?: number };
+
+/** A port to publish on 127.0.0.1 with an ephemeral host port. */
+export type PortInput = number | { port: number; name?: string };
+
+/** What `POST /v1/workspaces` accepts. Every field is optional; unknown fields are rejected. */
+export interface WorkspaceSpecInput {
+  /** Unique DNS-label name (`[a-z0-9-]`, 1-63); generated as adjective-noun when absent. */
+  name?: string;
+  /** Runtime catalogue name (`GET /v1/runtimes`); default `shell`. */
+  runtime?: string;
+  /** Image override; default is the runtime's image. */
+  image?: string;
+  /** Isolation tier 1-4; default 2. */
+  tier?: Tier;
+  /** Extra environment; reserved keys are refused. */
+  env?: Record<string, string>;
+  /** `/workspace`: an isolated volume (default) or a host directory. */
+  workspace?: { access?: WorkspaceAccess; hostPath?: string };
+  /** Extra container ports to publish besides the runtime's agent port. */
+  ports?: PortInput[];
+  resources?: { memoryMb?: number; cpus?: number; pidsLimit?: number };
+  labels?: Record<string, string>;
+  /** Files written into `/configs` before the container starts (path relative to `/configs`). */
+  files?: Record<string, ConfigFileInput>;
+  /** Name of a config template directory (server `templatesDir`), copied into `/configs` first. */
+  template?: string;
+}
+
+export interface Resources {
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+}
+
+export interface PortSpec {
+  port: number;
+  name: string;
+}
+
+export interface Endpoint {
+  name: string;
+  containerPort: number;
+  protocol: 'tcp';
+  hostIp: string;
+  hostPort: number;
+  url: string;
+}
+
+/** What a long operation is doing now (image pull/build, volumes, container start). */
+export interface Progress {
+  phase: 'image' | 'volumes' | 'container' | 'configs' | 'starting' | 'stopping' | 'deleting';
+  message: string;
+  /** Bytes or steps done / total when known. */
+  current?: number;
+  total?: number;
+  unit?: 'bytes' | 'steps';
+}
+
+export interface WorkspaceError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  /** Id of the token that created it. */
+  owner: string;
+  runtime: string;
+  image: string;
+  tier: Tier;
+  /** OCI runtime the container uses (`runc`, `runsc`), once known. */
+  engineRuntime: string | null;
+  status: WorkspaceStatus;
+  desiredState: DesiredState;
+  error: WorkspaceError | null;
+  env: Record<string, string>;
+  workspace: { access: WorkspaceAccess; hostPath: string | null };
+  ports: PortSpec[];
+  endpoints: Endpoint[];
+  resources: Resources;
+  labels: Record<string, string>;
+  /** Paths of the `files` written into /configs (contents are not echoed). */
+  files: string[];
+  template: string | null;
+  /** sha256 of the normalised spec; also the container's `berth.spec-hash` label. */
+  specHash: string;
+  generation: number;
+  containerId: string | null;
+  progress: Progress | null;
+  createdAt: string;
+  updatedAt: string;
+  statusChangedAt: string;
+}
+
+export interface WorkspaceEvent {
+  id: number;
+  workspaceId: string;
+  at: string;
+  type: string;
+  status: WorkspaceStatus | null;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface EngineInfo {
+  kind: 'docker' | 'podman';
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+  kernel: string;
+  /** OCI runtimes the engine offers (runc, runsc, crun, ...). */
+  ociRuntimes: string[];
+  defaultRuntime: string;
+  cgroupVersion: string;
+  securityOptions: string[];
+  capabilities: EngineCapabilities;
+}
+
+export interface EngineCapabilities {
+  gvisor: boolean;
+  init: boolean;
+  pidsLimit: boolean;
+  portPublishing: boolean;
+  build: boolean;
+}
+
+export interface SystemInfo {
+  version: string;
+  engine: EngineInfo | null;
+  engineHealthy: boolean;
+  tiers: { allowPrivileged: boolean; gvisor: 'prefer' | 'require' | 'off' };
+  platformUrl: string;
+}
+
+export interface RuntimeInfo {
+  name: string;
+  description: string;
+  image: string;
+  /** The agent port published for every workspace of this runtime. */
+  port: number;
+  user: string;
+  requiredFiles: string[];
+  env: Record<string, string>;
+  template: string | null;
+  /** How Berth makes the image when it is missing: built locally, or pulled. */
+  source: 'build' | 'pull';
+}
+
+export interface ImageInfo {
+  runtime: string;
+  image: string;
+  present: boolean;
+  id: string | null;
+  sizeBytes: number | null;
+  source: 'build' | 'pull';
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface CreatedApiToken {
+  token: ApiToken;
+  /** The bearer secret. Shown once; Berth stores only its hash. */
+  secret: string;
+}

@@ -1,0 +1,163 @@
+import { ERROR_CODES, type ErrorBody, type ErrorCode } from '@berth/protocol';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { newRequestId } from '../util/ids.js';
+import { parseStrictJson, StrictJsonError } from '../util/strict-json.js';
+import type { Principal } from '../workspaces/spec.js';
+import { registerSystemRoutes, type SystemRouteDeps } from './routes/system.js';
+import { registerTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
+import { registerWorkspaceRoutes, type WorkspaceRouteDeps } from './routes/workspaces.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AppDeps extends WorkspaceRouteDeps, SystemRouteDeps, TokenRouteDeps {
+  logger: Logger;
+  authenticator: Authenticator;
+  bodyLimitBytes: number;
+}
+
+/** Fastify's own error codes, mapped onto Berth's stable codes. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+};
+
+const PUBLIC_PATHS = new Set(['/healthz', '/v1/openapi.json', '/']);
+
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new AppError('unauthenticated', 'authentication is required');
+  return req.principal;
+}
+
+export function requireAdmin(req: FastifyRequest): Principal {
+  const principal = principalOf(req);
+  if (principal.scope !== 'admin') throw new AppError('forbidden', 'this needs an admin token');
+  return principal;
+}
+
+/** Builds the HTTP API: strict JSON in, `{ code, message, requestId }` errors out, bearer auth. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const log = deps.logger.child({ component: 'api' });
+  // Typed as Fastify's base logger so routes and plugins get the default instance type.
+  const baseLogger: FastifyBaseLogger = log;
+  const app = Fastify({
+    loggerInstance: baseLogger,
+    // One line per request comes from the onResponse hook below, with Berth's field names.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimitBytes,
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  // Only JSON bodies, parsed strictly (B13): duplicate keys, deep nesting, trailing garbage -> 400.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, parseStrictJson(text));
+    } catch (err) {
+      done(
+        new AppError(
+          'invalid_json',
+          `the body is not valid JSON: ${err instanceof StrictJsonError ? err.message : 'parse error'}`,
+        ),
+        undefined,
+      );
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+    const path = req.url.split('?')[0] ?? '';
+    if (PUBLIC_PATHS.has(path) || !path.startsWith('/v1/')) return;
+    req.principal = await deps.authenticator.authenticate(req.headers.authorization);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    log.info(
+      {
+        requestId: req.id,
+        method: req.method,
+        route: req.routeOptions.url ?? req.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        principal: req.principal?.id,
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    const body = toErrorBody(err, req.id);
+    const status = ERROR_CODES[body.code].status;
+    if (status >= 500) log.error({ requestId: req.id, err }, 'request failed');
+    else log.info({ requestId: req.id, code: body.code }, 'request refused');
+    void reply.status(status).send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({
+      code: 'route_not_found',
+      message: `no route ${req.method} ${req.url.split('?')[0]}; see GET /v1/openapi.json`,
+      requestId: req.id,
+    } satisfies ErrorBody);
+  });
+
+  registerSystemRoutes(app, deps);
+  registerWorkspaceRoutes(app, deps);
+  registerTokenRoutes(app, deps);
+  return app;
+}
+
+function toErrorBody(err: FastifyError | AppError, requestId: string): ErrorBody {
+  if (err instanceof AppError) {
+    const internal = err.code === 'internal';
+    return {
+      code: err.code,
+      // Never echo internal messages on 5xx (they may carry engine or SQL detail).
+      message: internal ? 'internal error; the requestId finds the details in the server log' : err.message,
+      requestId,
+      ...(err.details && !internal ? { details: err.details } : {}),
+    };
+  }
+  const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+  if (mapped) {
+    const message =
+      mapped === 'payload_too_large'
+        ? 'the body is larger than the server body limit (bodyLimitBytes)'
+        : mapped === 'unsupported_media_type'
+          ? 'send the body as Content-Type: application/json'
+          : 'the body is not valid JSON';
+    return { code: mapped, message, requestId };
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return { code: 'validation_failed', message: err.message, requestId };
+  }
+  return {
+    code: 'internal',
+    message: 'internal error; the requestId finds the details in the server log',
+    requestId,
+  };
+}

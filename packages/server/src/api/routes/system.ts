@@ -1,0 +1,60 @@
+import type { SystemInfo } from '@berth/protocol';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ResolvedConfig } from '../../config/load.js';
+import type { EngineDriver } from '../../engine/types.js';
+import type { ImageService } from '../../images/image-service.js';
+import { RuntimeCatalogue } from '../../runtimes/catalogue.js';
+import { BERTH_VERSION } from '../../version.js';
+import { parseWith } from '../../workspaces/validate.js';
+import { openApiDocument } from '../openapi.js';
+import { requireAdmin } from '../app.js';
+
+export interface SystemRouteDeps {
+  engine: EngineDriver;
+  images: ImageService;
+  catalogue: RuntimeCatalogue;
+  config: ResolvedConfig;
+  platformUrl: () => string;
+}
+
+const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Berth</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
+<h1>Berth is running</h1>
+<p>The API is at <code>/v1</code>; its OpenAPI document is at <a href="/v1/openapi.json">/v1/openapi.json</a>.
+Use the <code>berth</code> CLI or the TypeScript SDK. The web dashboard is not built yet.</p>
+</body></html>`;
+
+export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
+  const document = openApiDocument();
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(LANDING));
+
+  app.get('/healthz', async () => {
+    const healthy = await deps.engine.ping();
+    return { status: healthy ? 'ok' : 'degraded', version: BERTH_VERSION, engine: { healthy } };
+  });
+
+  app.get('/v1/openapi.json', () => Promise.resolve(document));
+
+  app.get('/v1/system', async (): Promise<SystemInfo> => ({
+    version: BERTH_VERSION,
+    engine: deps.engine.info,
+    engineHealthy: await deps.engine.ping(),
+    tiers: { allowPrivileged: deps.config.tiers.allowPrivileged, gvisor: deps.config.tiers.gvisor },
+    platformUrl: deps.platformUrl(),
+  }));
+
+  app.get('/v1/runtimes', () =>
+    Promise.resolve({ items: deps.catalogue.list().map((rt) => RuntimeCatalogue.toInfo(rt)) }),
+  );
+
+  app.get('/v1/images', async () => ({ items: await deps.images.list() }));
+
+  app.post('/v1/images/:runtime/build', async (req) => {
+    requireAdmin(req);
+    const { runtime } = parseWith(z.object({ runtime: z.string().max(63) }), req.params, 'path');
+    return deps.images.build(runtime);
+  });
+}

@@ -1,0 +1,119 @@
+import { WORKSPACE_STATUSES, type WorkspaceStatus } from '@berth/protocol';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import { decodeCursor } from '../../store/workspace-repo.js';
+import { parseWith } from '../../workspaces/validate.js';
+import type { WorkspaceService } from '../../workspaces/workspace-service.js';
+import { principalOf } from '../app.js';
+import { waitFlag, WaitQuery } from './query.js';
+
+export interface WorkspaceRouteDeps {
+  workspaces: WorkspaceService;
+}
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+
+const ListQuery = z.strictObject({
+  status: z.string().max(200).optional(),
+  label: z.union([z.string(), z.array(z.string())]).optional(),
+  runtime: z.string().max(63).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional(),
+});
+
+const EventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+function parseStatuses(text: string | undefined): WorkspaceStatus[] | undefined {
+  if (!text) return undefined;
+  const statuses = text.split(',').map((s) => s.trim());
+  const bad = statuses.filter((s) => !(WORKSPACE_STATUSES as readonly string[]).includes(s));
+  if (bad.length > 0) {
+    throw new AppError(
+      'validation_failed',
+      `unknown status ${bad.join(', ')}; statuses are ${WORKSPACE_STATUSES.join(', ')}`,
+    );
+  }
+  return statuses as WorkspaceStatus[];
+}
+
+function parseLabels(value: string | string[] | undefined): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of Array.isArray(value) ? value : [value]) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new AppError('validation_failed', `label filter "${pair}" must be key=value`);
+    out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
+export function registerWorkspaceRoutes(app: FastifyInstance, deps: WorkspaceRouteDeps): void {
+  const ws = deps.workspaces;
+
+  app.post('/v1/workspaces', async (req, reply) => {
+    const { wait } = parseWith(WaitQuery, req.query, 'query');
+    const header = req.headers['idempotency-key'];
+    if (Array.isArray(header))
+      throw new AppError('invalid_idempotency_key', 'send one Idempotency-Key header');
+    const { workspace, replayed } = await ws.create(principalOf(req), req.body ?? {}, {
+      idempotencyKey: header,
+      wait,
+    });
+    if (replayed) void reply.header('idempotent-replayed', 'true');
+    return reply.status(replayed ? 200 : 201).send(workspace);
+  });
+
+  app.get('/v1/workspaces', async (req) => {
+    const q = parseWith(ListQuery, req.query, 'query');
+    if (q.cursor) {
+      try {
+        decodeCursor(q.cursor);
+      } catch {
+        throw new AppError(
+          'validation_failed',
+          'cursor is not one this server returned; start again without it',
+        );
+      }
+    }
+    const statuses = parseStatuses(q.status);
+    const labels = parseLabels(q.label);
+    return ws.list(principalOf(req), {
+      limit: q.limit,
+      ...(statuses ? { statuses } : {}),
+      ...(labels ? { labels } : {}),
+      ...(q.runtime ? { runtime: q.runtime } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+  });
+
+  app.get('/v1/workspaces/:id', async (req) => {
+    const { id } = parseWith(IdParams, req.params, 'path');
+    return ws.get(principalOf(req), id);
+  });
+
+  for (const action of ['stop', 'start', 'restart'] as const) {
+    app.post(`/v1/workspaces/:id/${action}`, async (req) => {
+      const { id } = parseWith(IdParams, req.params, 'path');
+      const { wait } = parseWith(WaitQuery, req.query, 'query');
+      return ws[action](principalOf(req), id, wait);
+    });
+  }
+
+  app.delete('/v1/workspaces/:id', async (req, reply) => {
+    const { id } = parseWith(IdParams, req.params, 'path');
+    const { wait } = parseWith(z.strictObject({ wait: waitFlag }), req.query, 'query');
+    const pending = await ws.delete(principalOf(req), id, wait);
+    if (pending) return reply.status(202).send(pending);
+    return reply.status(204).send();
+  });
+
+  app.get('/v1/workspaces/:id/events', async (req) => {
+    const { id } = parseWith(IdParams, req.params, 'path');
+    const q = parseWith(EventsQuery, req.query, 'query');
+    return ws.events(principalOf(req), id, q.after, q.limit);
+  });
+}

@@ -1,0 +1,189 @@
+import {
+  DESIRED_STATES,
+  ERROR_CODE_LIST,
+  TOKEN_SCOPES,
+  WORKSPACE_ACCESS,
+  WORKSPACE_STATUSES,
+  type ApiToken,
+  type CreatedApiToken,
+  type ErrorBody,
+  type ErrorCode,
+  type ImageInfo,
+  type RuntimeInfo,
+  type SystemInfo,
+  type Workspace,
+  type WorkspaceEvent,
+} from '@berth/protocol';
+import { z } from 'zod';
+
+/**
+ * Response schemas: the source of the OpenAPI document's components. Each one is checked at
+ * compile time against the protocol's wire type, and the end-to-end tests parse real responses
+ * with them, so the document cannot drift from what the server sends.
+ */
+const errorCode = z.enum(ERROR_CODE_LIST as [ErrorCode, ...ErrorCode[]]);
+
+export const ErrorBodySchema = z
+  .object({
+    code: errorCode,
+    message: z.string(),
+    requestId: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'Error' });
+
+const EndpointSchema = z.object({
+  name: z.string(),
+  containerPort: z.number().int(),
+  protocol: z.literal('tcp'),
+  hostIp: z.string(),
+  hostPort: z.number().int(),
+  url: z.string(),
+});
+
+const ProgressSchema = z.object({
+  phase: z.enum(['image', 'volumes', 'container', 'configs', 'starting', 'stopping', 'deleting']),
+  message: z.string(),
+  current: z.number().optional(),
+  total: z.number().optional(),
+  unit: z.enum(['bytes', 'steps']).optional(),
+});
+
+export const WorkspaceSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    owner: z.string(),
+    runtime: z.string(),
+    image: z.string(),
+    tier: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
+    engineRuntime: z.string().nullable(),
+    status: z.enum(WORKSPACE_STATUSES),
+    desiredState: z.enum(DESIRED_STATES),
+    error: z.object({ code: errorCode, message: z.string() }).nullable(),
+    env: z.record(z.string(), z.string()),
+    workspace: z.object({ access: z.enum(WORKSPACE_ACCESS), hostPath: z.string().nullable() }),
+    ports: z.array(z.object({ port: z.number().int(), name: z.string() })),
+    endpoints: z.array(EndpointSchema),
+    resources: z.object({ memoryMb: z.number(), cpus: z.number(), pidsLimit: z.number() }),
+    labels: z.record(z.string(), z.string()),
+    files: z.array(z.string()),
+    template: z.string().nullable(),
+    specHash: z.string(),
+    generation: z.number().int(),
+    containerId: z.string().nullable(),
+    progress: ProgressSchema.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    statusChangedAt: z.string(),
+  })
+  .meta({ id: 'Workspace' });
+
+export const WorkspaceEventSchema = z
+  .object({
+    id: z.number().int(),
+    workspaceId: z.string(),
+    at: z.string(),
+    type: z.string(),
+    status: z.enum(WORKSPACE_STATUSES).nullable(),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'WorkspaceEvent' });
+
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
+
+const EngineInfoSchema = z.object({
+  kind: z.enum(['docker', 'podman']),
+  version: z.string(),
+  apiVersion: z.string(),
+  os: z.string(),
+  arch: z.string(),
+  kernel: z.string(),
+  ociRuntimes: z.array(z.string()),
+  defaultRuntime: z.string(),
+  cgroupVersion: z.string(),
+  securityOptions: z.array(z.string()),
+  capabilities: z.object({
+    gvisor: z.boolean(),
+    init: z.boolean(),
+    pidsLimit: z.boolean(),
+    portPublishing: z.boolean(),
+    build: z.boolean(),
+  }),
+});
+
+export const SystemInfoSchema = z
+  .object({
+    version: z.string(),
+    engine: EngineInfoSchema.nullable(),
+    engineHealthy: z.boolean(),
+    tiers: z.object({ allowPrivileged: z.boolean(), gvisor: z.enum(['prefer', 'require', 'off']) }),
+    platformUrl: z.string(),
+  })
+  .meta({ id: 'SystemInfo' });
+
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string(),
+  engine: z.object({ healthy: z.boolean() }),
+});
+
+export const RuntimeInfoSchema = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    image: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    requiredFiles: z.array(z.string()),
+    env: z.record(z.string(), z.string()),
+    template: z.string().nullable(),
+    source: z.enum(['build', 'pull']),
+  })
+  .meta({ id: 'RuntimeInfo' });
+
+export const ImageInfoSchema = z
+  .object({
+    runtime: z.string(),
+    image: z.string(),
+    present: z.boolean(),
+    id: z.string().nullable(),
+    sizeBytes: z.number().nullable(),
+    source: z.enum(['build', 'pull']),
+  })
+  .meta({ id: 'ImageInfo' });
+
+export const ApiTokenSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scope: z.enum(TOKEN_SCOPES),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
+  .meta({ id: 'ApiToken' });
+
+export const CreatedApiTokenSchema = z
+  .object({ token: ApiTokenSchema, secret: z.string() })
+  .meta({ id: 'CreatedApiToken' });
+
+export const TokenCreateSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/, '1-63 letters, digits, space, . _ -'),
+  scope: z.enum(TOKEN_SCOPES).default('user'),
+});
+
+// Compile-time agreement between these schemas and the protocol's wire types.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const responseTypesAgree: [
+  Same<z.infer<typeof WorkspaceSchema>, Workspace>,
+  Same<z.infer<typeof WorkspaceEventSchema>, WorkspaceEvent>,
+  Same<z.infer<typeof SystemInfoSchema>, SystemInfo>,
+  Same<z.infer<typeof RuntimeInfoSchema>, RuntimeInfo>,
+  Same<z.infer<typeof ImageInfoSchema>, ImageInfo>,
+  Same<z.infer<typeof ApiTokenSchema>, ApiToken>,
+  Same<z.infer<typeof CreatedApiTokenSchema>, CreatedApiToken>,
+  Same<z.infer<typeof ErrorBodySchema>, ErrorBody>,
+] = [true, true, true, true, true, true, true, true];

@@ -1,0 +1,34 @@
+import { timingSafeEqual } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { TokenRepo } from '../store/token-repo.js';
+import { sha256Hex } from '../util/canonical-json.js';
+import type { Principal } from '../workspaces/spec.js';
+
+export const ADMIN_PRINCIPAL: Principal = { id: 'admin', scope: 'admin' };
+
+/** Bearer-token authentication: the admin token (constant-time compare) or a stored user token. */
+export class Authenticator {
+  private readonly adminHash: Buffer;
+
+  constructor(
+    adminSecret: string,
+    private readonly tokens: TokenRepo,
+  ) {
+    this.adminHash = Buffer.from(sha256Hex(adminSecret), 'hex');
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
+    if (!match?.[1]) {
+      throw new AppError(
+        'unauthenticated',
+        'send Authorization: Bearer <token> (the admin token is in <dataDir>/admin-token)',
+      );
+    }
+    const hash = sha256Hex(match[1]);
+    if (timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) return ADMIN_PRINCIPAL;
+    const token = await this.tokens.findActiveByHash(hash);
+    if (!token) throw new AppError('unauthenticated', 'the bearer token is unknown or revoked');
+    return { id: token.id, scope: token.scope };
+  }
+}

@@ -1,0 +1,3 @@
+import { configurationMarkdown } from './docs.js';
+
+process.stdout.write(configurationMarkdown());

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+/** Names of runtimes and templates: a DNS label, so they never become paths. */
+export const catalogueName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1-63 lowercase letters, digits and inner dashes');
+
+const relativeConfigPath = z
+  .string()
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]{1,255}$/, 'a relative path without . or .. segments');
+
+export const RuntimeConfigSchema = z.strictObject({
+  description: z.string().default('').describe('One line shown by `berth runtimes`.'),
+  image: z.string().min(1).describe('Image reference; pulled when missing (or built, for `source: build`).'),
+  port: z.number().int().min(1).max(65535).default(8000).describe('Agent port, published on 127.0.0.1.'),
+  user: z
+    .string()
+    .regex(/^\d+:\d+$/, 'numeric uid:gid')
+    .default('1000:1000')
+    .describe('Numeric uid:gid the workspace runs as (tiers 1-2 refuse uid or gid 0).'),
+  requiredFiles: z
+    .array(relativeConfigPath)
+    .default([])
+    .describe('Files that must exist in /configs before start (e.g. config.yaml).'),
+  env: z.record(z.string(), z.string()).default({}).describe('Env every workspace of this runtime gets.'),
+  template: catalogueName.nullable().default(null).describe('Default config template name.'),
+  command: z.array(z.string()).optional().describe('Overrides the image CMD.'),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+const resources = z.strictObject({
+  memoryMb: z.number().int().min(16),
+  cpus: z.number().min(0.01),
+  pidsLimit: z.number().int().min(8),
+});
+
+export const ConfigSchema = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address the API listens on. Keep it on loopback.'),
+  port: z.number().int().min(0).max(65535).default(7420).describe('API port (0 picks a free one).'),
+  dataDir: z.string().min(1).describe('Directory for the database, admin token and templates.'),
+  databaseUrl: z
+    .string()
+    .optional()
+    .describe('`postgres://…` to use Postgres; default is SQLite at `<dataDir>/berth.db`.'),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level of the structured (JSON) log on stderr.'),
+  platformUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe('URL workspaces receive as PLATFORM_URL; default is the API URL.'),
+  bodyLimitBytes: z.number().int().min(1024).default(1_048_576).describe('Largest accepted request body.'),
+  templatesDir: z.string().optional().describe('Config template directories; default `<dataDir>/templates`.'),
+  engine: z
+    .strictObject({
+      host: z.string().optional().describe('Engine socket, e.g. `unix:///run/podman/podman.sock`.'),
+      callTimeoutMs: z.number().int().min(100).default(60_000).describe('Timeout of one engine API call.'),
+      stopTimeoutMs: z.number().int().min(0).default(10_000).describe('Grace period before SIGKILL on stop.'),
+      labels: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe('Extra labels on every container, volume and network Berth creates.'),
+    })
+    .prefault({}),
+  network: z
+    .strictObject({
+      subnetPool: z
+        .string()
+        .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR')
+        .default('10.213.0.0/16')
+        .describe('IPv4 range from which each workspace network gets its own small subnet.'),
+      subnetPrefix: z
+        .number()
+        .int()
+        .min(16)
+        .max(29)
+        .default(28)
+        .describe('Prefix length of one workspace subnet (/28 = 14 addresses).'),
+    })
+    .prefault({}),
+  tiers: z
+    .strictObject({
+      allowPrivileged: z.boolean().default(false).describe('Allow tiers 3-4 (admin tokens only).'),
+      gvisor: z
+        .enum(['prefer', 'require', 'off'])
+        .default('prefer')
+        .describe('Tier 1 on gVisor (runsc): when available, always, or never.'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxMemoryMb: z.number().int().min(16).default(65_536).describe('Largest `resources.memoryMb`.'),
+      maxCpus: z.number().min(0.01).default(64).describe('Largest `resources.cpus`.'),
+      maxPidsLimit: z.number().int().min(8).default(32_768).describe('Largest `resources.pidsLimit`.'),
+    })
+    .prefault({}),
+  defaults: z
+    .strictObject({
+      resources: resources
+        .default({ memoryMb: 512, cpus: 1, pidsLimit: 512 })
+        .describe('Resources of a workspace that asks for none.'),
+    })
+    .prefault({}),
+  env: z
+    .strictObject({
+      passthroughAllow: z
+        .array(z.string())
+        .default([])
+        .describe('Host env names (globs like `LC_*`) passed into every workspace.'),
+      passthroughDeny: z
+        .array(z.string())
+        .default(['*TOKEN*', '*SECRET*', '*PASSWORD*', '*KEY*', 'BERTH_*'])
+        .describe('Host env names never passed through; deny wins over allow.'),
+    })
+    .prefault({}),
+  hostPaths: z
+    .strictObject({
+      allowedRoots: z
+        .array(z.string())
+        .default([])
+        .describe('If set, `/workspace` host paths must lie under one of these directories.'),
+    })
+    .prefault({}),
+  runtimes: z
+    .record(catalogueName, RuntimeConfigSchema)
+    .default({})
+    .describe('Runtime catalogue entries; they add to or replace the built-in `shell`.'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Env variables that set config keys (path in the schema, and how to read the value). */
+export const ENV_BINDINGS: readonly { env: string; path: string[]; kind: 'string' | 'number' | 'boolean' }[] =
+  [
+    { env: 'BERTH_HOST', path: ['host'], kind: 'string' },
+    { env: 'BERTH_PORT', path: ['port'], kind: 'number' },
+    { env: 'BERTH_DATA_DIR', path: ['dataDir'], kind: 'string' },
+    { env: 'BERTH_DATABASE_URL', path: ['databaseUrl'], kind: 'string' },
+    { env: 'BERTH_LOG_LEVEL', path: ['logLevel'], kind: 'string' },
+    { env: 'BERTH_PLATFORM_URL', path: ['platformUrl'], kind: 'string' },
+    { env: 'BERTH_TEMPLATES_DIR', path: ['templatesDir'], kind: 'string' },
+    { env: 'DOCKER_HOST', path: ['engine', 'host'], kind: 'string' },
+    { env: 'BERTH_ALLOW_PRIVILEGED_TIERS', path: ['tiers', 'allowPrivileged'], kind: 'boolean' },
+    { env: 'BERTH_GVISOR', path: ['tiers', 'gvisor'], kind: 'string' },
+  ];

@@ -1,0 +1,56 @@
+import type {
+  DesiredState,
+  Endpoint,
+  PortSpec,
+  Resources,
+  Tier,
+  WorkspaceAccess,
+  WorkspaceError,
+  WorkspaceStatus,
+} from '@berth/protocol';
+
+/** A config file as stored: bytes (base64) and a permission mode. */
+export interface ConfigFile {
+  contentBase64: string;
+  mode: number;
+}
+
+/**
+ * A workspace spec after validation and defaults: what the user asked for, fully spelled out.
+ * `specHash` covers the fields that shape the container (everything but `name` and `labels`).
+ */
+export interface NormalizedSpec {
+  name: string;
+  runtime: string;
+  image: string;
+  tier: Tier;
+  env: Record<string, string>;
+  workspace: { access: WorkspaceAccess; hostPath: string | null };
+  ports: PortSpec[];
+  resources: Resources;
+  labels: Record<string, string>;
+  files: Record<string, ConfigFile>;
+  template: string | null;
+}
+
+export interface WorkspaceRecord {
+  id: string;
+  name: string;
+  ownerId: string;
+  runtime: string;
+  image: string;
+  tier: Tier;
+  spec: NormalizedSpec;
+  specHash: string;
+  generation: number;
+  status: WorkspaceStatus;
+  desiredState: DesiredState;
+  error: WorkspaceError | null;
+  engineRuntime: string | null;
+  containerId: string | null;
+  endpoints: Endpoint[];
+  labels: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  statusChangedAt: string;
+}

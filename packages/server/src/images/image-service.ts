@@ -1,0 +1,164 @@
+import type { ImageInfo, Progress } from '@berth/protocol';
+import { AppError, errorMessage } from '../errors.js';
+import { LABELS } from '../engine/labels.js';
+import type { EngineDriver, ImageDetails } from '../engine/types.js';
+import type { Logger } from '../log/logger.js';
+import { SHELL_IMAGE, type Runtime, type RuntimeCatalogue } from '../runtimes/catalogue.js';
+import { BERTH_VERSION } from '../version.js';
+import { findStaticBusybox } from './busybox.js';
+import { SHELL_RECIPE_HASH, shellBuildContext } from './shell-image.js';
+
+/** Image label saying /configs and /workspace already belong to the workspace user. */
+export const VOLUMES_PREPARED_LABEL = 'berth.volumes-prepared';
+
+export type ProgressSink = (p: Progress) => void;
+
+/**
+ * Makes images present: inspects, then builds Berth's own image or pulls a registry image, once
+ * per image at a time however many workspaces ask (single flight). Progress goes to the caller.
+ */
+export class ImageService {
+  private readonly inflight = new Map<string, Promise<ImageDetails>>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly engine: EngineDriver,
+    private readonly catalogue: RuntimeCatalogue,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'images' });
+  }
+
+  /** The image, present; builds or pulls it when missing. Throws image_not_found with the fix. */
+  async ensure(
+    image: string,
+    runtime: Runtime,
+    onProgress: ProgressSink,
+    signal?: AbortSignal,
+  ): Promise<ImageDetails> {
+    const present = await this.engine.images.inspect(image);
+    if (present && !this.isStale(image, present)) return present;
+    const running = this.inflight.get(image);
+    if (running) return running;
+    const job = this.makePresent(image, runtime, onProgress, signal).finally(() =>
+      this.inflight.delete(image),
+    );
+    this.inflight.set(image, job);
+    return job;
+  }
+
+  /** Berth's own image is rebuilt when its recipe changed. */
+  private isStale(image: string, details: ImageDetails): boolean {
+    return image === SHELL_IMAGE && details.labels['berth.recipe'] !== SHELL_RECIPE_HASH;
+  }
+
+  private async makePresent(image: string, runtime: Runtime, onProgress: ProgressSink, signal?: AbortSignal) {
+    if (image === SHELL_IMAGE) return this.buildShell(onProgress);
+    try {
+      onProgress({ phase: 'image', message: `pulling ${image}` });
+      await this.engine.images.pull(
+        image,
+        (p) =>
+          onProgress({
+            phase: 'image',
+            message: `pulling ${image}: ${p.message}`,
+            current: p.current,
+            total: p.total,
+            unit: 'bytes',
+          }),
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'engine_unavailable') throw err;
+      throw new AppError(
+        'image_not_found',
+        `image ${image} (runtime "${runtime.name}") is not present and could not be pulled (${errorMessage(err)}); pull or load it on the engine host (docker pull ${image}, or docker load -i <file>) and start the workspace again`,
+        { cause: err },
+      );
+    }
+    const details = await this.engine.images.inspect(image);
+    if (!details) throw new AppError('image_not_found', `image ${image} is still missing after pulling it`);
+    return details;
+  }
+
+  /** Builds Berth's `shell` image from a static busybox on this host (offline). */
+  async buildShell(onProgress: ProgressSink = () => {}): Promise<ImageDetails> {
+    const busybox = findStaticBusybox();
+    if (!busybox) {
+      throw new AppError(
+        'image_not_found',
+        `image ${SHELL_IMAGE} is missing and cannot be built: no static busybox on the Berth host; install it (apt-get install busybox-static, or run scripts/setup.sh) or set BERTH_BUSYBOX, then run: berth images build shell`,
+      );
+    }
+    this.log.info({ image: SHELL_IMAGE, busybox }, 'building image');
+    onProgress({ phase: 'image', message: `building ${SHELL_IMAGE}` });
+    try {
+      await this.engine.images.build(
+        shellBuildContext(busybox),
+        {
+          tag: SHELL_IMAGE,
+          labels: {
+            [LABELS.managed]: 'true',
+            [LABELS.role]: 'image',
+            [LABELS.version]: BERTH_VERSION,
+            'berth.recipe': SHELL_RECIPE_HASH,
+            [VOLUMES_PREPARED_LABEL]: 'true',
+          },
+        },
+        (p) =>
+          onProgress({
+            phase: 'image',
+            message: `building ${SHELL_IMAGE}: ${p.message}`,
+            current: p.step,
+            total: p.totalSteps,
+            unit: 'steps',
+          }),
+      );
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'engine_unavailable') throw err;
+      throw new AppError(
+        'image_build_failed',
+        `building ${SHELL_IMAGE} failed: ${errorMessage(err)}; retry with: berth images build shell`,
+        { cause: err },
+      );
+    }
+    const details = await this.engine.images.inspect(SHELL_IMAGE);
+    if (!details) throw new AppError('image_build_failed', `${SHELL_IMAGE} is missing right after its build`);
+    return details;
+  }
+
+  /** Builds a runtime's image when Berth has a recipe for it. */
+  async build(runtimeName: string, onProgress: ProgressSink = () => {}): Promise<ImageInfo> {
+    const runtime = this.catalogue.get(runtimeName);
+    if (runtime.image !== SHELL_IMAGE) {
+      throw new AppError(
+        'validation_failed',
+        `Berth has no build recipe for runtime "${runtime.name}" (image ${runtime.image}); it is pulled when missing`,
+      );
+    }
+    const job = this.inflight.get(SHELL_IMAGE) ?? this.buildShell(onProgress);
+    this.inflight.set(SHELL_IMAGE, job);
+    try {
+      await job;
+    } finally {
+      this.inflight.delete(SHELL_IMAGE);
+    }
+    return this.info(runtime);
+  }
+
+  async info(runtime: Runtime): Promise<ImageInfo> {
+    const details = await this.engine.images.inspect(runtime.image);
+    return {
+      runtime: runtime.name,
+      image: runtime.image,
+      present: details !== null,
+      id: details?.id ?? null,
+      sizeBytes: details?.sizeBytes ?? null,
+      source: runtime.image === SHELL_IMAGE ? 'build' : 'pull',
+    };
+  }
+
+  async list(): Promise<ImageInfo[]> {
+    return Promise.all(this.catalogue.list().map((rt) => this.info(rt)));
+  }
+}

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import type { StoreDialect } from '../db.js';
+import { init0001 } from './0001-init.js';
+
+/** Versioned migrations, applied in name order at start. Never edit one that has shipped; add a new one. */
+export function migrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    '0001-init': init0001(dialect),
+  };
+}

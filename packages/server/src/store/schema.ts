@@ -1,0 +1,79 @@
+import type { Generated } from 'kysely';
+
+/** Row shapes of the store. Timestamps are ISO-8601 UTC strings (portable and sortable). */
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  runtime: string;
+  image: string;
+  tier: number;
+  spec_json: string;
+  spec_hash: string;
+  generation: number;
+  status: string;
+  desired_state: string;
+  error_code: string | null;
+  error_message: string | null;
+  engine_runtime: string | null;
+  container_id: string | null;
+  endpoints_json: string;
+  created_at: string;
+  updated_at: string;
+  status_changed_at: string;
+  deleted_at: string | null;
+}
+
+export interface WorkspaceLabelsTable {
+  workspace_id: string;
+  key: string;
+  value: string;
+}
+
+export interface WorkspaceEventsTable {
+  id: Generated<number>;
+  workspace_id: string;
+  at: string;
+  type: string;
+  status: string | null;
+  message: string;
+  data_json: string | null;
+}
+
+export interface IdempotencyKeysTable {
+  owner_id: string;
+  key: string;
+  request_hash: string;
+  workspace_id: string;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  scope: string;
+  token_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface CodeTable {
+  code: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface Database {
+  workspaces: WorkspacesTable;
+  workspace_labels: WorkspaceLabelsTable;
+  workspace_events: WorkspaceEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  tokens: TokensTable;
+  workspace_statuses: CodeTable;
+  error_codes: CodeTable;
+  meta: MetaTable;
+}

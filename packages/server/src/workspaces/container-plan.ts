@@ -1,0 +1,153 @@
+import type { NormalizedSpec } from '../domain/workspace.js';
+import { ownedLabels, resourceNames, type OwnerRef } from '../engine/labels.js';
+import type { ContainerPlan, PlannedMount } from '../engine/types.js';
+import type { Runtime } from '../runtimes/catalogue.js';
+
+/**
+ * Capabilities a tier-2 workspace keeps: what agents need to manage their own files and processes.
+ * Dropped from Docker's default 14: NET_RAW (raw sockets, ARP/ICMP spoofing), MKNOD, SETFCAP,
+ * SETPCAP, SYS_CHROOT, AUDIT_WRITE. The workspace runs as a non-root user with no-new-privileges,
+ * so these are bounding-set ceilings, not effective capabilities.
+ */
+export const TIER2_CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'NET_BIND_SERVICE',
+];
+
+export const CONFIGS_PATH = '/configs';
+export const WORKSPACE_PATH = '/workspace';
+
+export interface PlanContext {
+  /** Does the engine offer gVisor, and what does the server setting say? */
+  gvisorAvailable: boolean;
+  gvisorMode: 'prefer' | 'require' | 'off';
+  platformUrl: string;
+  /** Host env that passed the allow/deny filter. */
+  passthroughEnv: Record<string, string>;
+  /** Engine socket path, mounted into tier 4 only. */
+  engineSocketPath: string | null;
+  /** Labels added to everything (operator setting; tests use it for per-test cleanup). */
+  extraLabels: Record<string, string>;
+}
+
+export interface WorkspacePlan {
+  container: ContainerPlan;
+  volumes: { name: string; labels: Record<string, string>; role: 'configs-volume' | 'workspace-volume' }[];
+  network: { name: string; labels: Record<string, string> } | null;
+}
+
+/** Whether the workspace gets a network of its own (tier 1 has no network; tier 4 uses the host's). */
+export const needsNetwork = (tier: number): boolean => tier === 2 || tier === 3;
+
+/**
+ * The pure decision at the heart of Berth: a workspace spec becomes a container plan, hardened by
+ * tier. Tier 1 meets checklist H1-H4, H6, H7, H11, H13-H17, H19, H21, H22, H24; tier 2 has limits,
+ * no-new-privileges and a trimmed capability set; tiers 3-4 follow seed 000 (privileged, host PID;
+ * tier 4 adds host network and the engine socket).
+ */
+export function planWorkspace(
+  ws: { id: string; spec: NormalizedSpec; specHash: string; generation: number },
+  runtime: Runtime,
+  ctx: PlanContext,
+): WorkspacePlan {
+  const { spec } = ws;
+  const owner: OwnerRef = {
+    workspaceId: ws.id,
+    name: spec.name,
+    specHash: ws.specHash,
+    generation: ws.generation,
+  };
+  const names = resourceNames(ws.id);
+  const label = (role: Parameters<typeof ownedLabels>[1]) => ownedLabels(owner, role, ctx.extraLabels);
+  const tier = spec.tier;
+
+  const volumes: WorkspacePlan['volumes'] = [
+    { name: names.configsVolume, labels: label('configs-volume'), role: 'configs-volume' },
+  ];
+  const mounts: PlannedMount[] = [
+    { type: 'volume', source: names.configsVolume, target: CONFIGS_PATH, readOnly: false },
+  ];
+  if (tier !== 1) {
+    if (spec.workspace.access === 'none') {
+      volumes.push({
+        name: names.workspaceVolume,
+        labels: label('workspace-volume'),
+        role: 'workspace-volume',
+      });
+      mounts.push({ type: 'volume', source: names.workspaceVolume, target: WORKSPACE_PATH, readOnly: false });
+    } else if (spec.workspace.hostPath) {
+      mounts.push({
+        type: 'bind',
+        source: spec.workspace.hostPath,
+        target: WORKSPACE_PATH,
+        readOnly: spec.workspace.access === 'read_only',
+      });
+    }
+  }
+  if (tier === 4 && ctx.engineSocketPath) {
+    mounts.push({
+      type: 'bind',
+      source: ctx.engineSocketPath,
+      target: '/var/run/docker.sock',
+      readOnly: false,
+    });
+  }
+
+  const network = needsNetwork(tier) ? { name: names.network, labels: label('network') } : null;
+  const platformEnv: Record<string, string> = {
+    WORKSPACE_ID: ws.id,
+    WORKSPACE_NAME: spec.name,
+    WORKSPACE_CONFIG_PATH: CONFIGS_PATH,
+    PLATFORM_URL: ctx.platformUrl,
+    TIER: String(tier),
+    ...(tier !== 1 ? { WORKSPACE_DIR: WORKSPACE_PATH } : {}),
+  };
+  // Later entries win: host pass-through, then the runtime's env, then the user's, then the contract.
+  const env = { ...ctx.passthroughEnv, ...runtime.env, ...spec.env, ...platformEnv };
+
+  const sandboxed = tier === 1;
+  const privileged = tier >= 3;
+  const memoryBytes = spec.resources.memoryMb * 1024 * 1024;
+  const container: ContainerPlan = {
+    name: names.container,
+    image: spec.image,
+    user: runtime.user,
+    env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    cmd: runtime.command ?? null,
+    workingDir: tier === 1 ? null : WORKSPACE_PATH,
+    labels: label('container'),
+    mounts,
+    tmpfs: sandboxed ? { '/tmp': 'rw,noexec,nosuid,nodev,size=64m' } : {},
+    readOnlyRootfs: sandboxed,
+    capDrop: privileged ? [] : ['ALL'],
+    capAdd: sandboxed || privileged ? [] : TIER2_CAPABILITIES,
+    noNewPrivileges: !privileged,
+    privileged,
+    pidModeHost: privileged,
+    network: sandboxed
+      ? { mode: 'none' }
+      : tier === 4
+        ? { mode: 'host' }
+        : { mode: 'network', name: names.network },
+    // Tier 1 has no network, so nothing to publish; tier 4 shares the host's ports.
+    publishPorts: sandboxed || tier === 4 ? [] : spec.ports.map((p) => p.port),
+    memoryBytes,
+    nanoCpus: Math.round(spec.resources.cpus * 1e9),
+    pidsLimit: spec.resources.pidsLimit,
+    ulimits: [
+      { name: 'nofile', soft: 8192, hard: 8192 },
+      { name: 'nproc', soft: 16384, hard: 16384 },
+    ],
+    init: true,
+    ociRuntime: sandboxed && ctx.gvisorMode !== 'off' && ctx.gvisorAvailable ? 'runsc' : null,
+    logMaxSize: '10m',
+    logMaxFiles: 3,
+  };
+  return { container, volumes, network };
+}

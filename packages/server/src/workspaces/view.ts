@@ -1,0 +1,33 @@
+import type { Progress, Workspace } from '@berth/protocol';
+import type { WorkspaceRecord } from '../domain/workspace.js';
+
+/** A workspace as the API shows it. File contents are not echoed, only their paths. */
+export function toWireWorkspace(ws: WorkspaceRecord, progress: Progress | null): Workspace {
+  return {
+    id: ws.id,
+    name: ws.name,
+    owner: ws.ownerId,
+    runtime: ws.runtime,
+    image: ws.image,
+    tier: ws.tier,
+    engineRuntime: ws.engineRuntime,
+    status: ws.status,
+    desiredState: ws.desiredState,
+    error: ws.error,
+    env: ws.spec.env,
+    workspace: ws.spec.workspace,
+    ports: ws.spec.ports,
+    endpoints: ws.status === 'running' ? ws.endpoints : [],
+    resources: ws.spec.resources,
+    labels: ws.labels,
+    files: Object.keys(ws.spec.files).sort(),
+    template: ws.spec.template,
+    specHash: ws.specHash,
+    generation: ws.generation,
+    containerId: ws.containerId,
+    progress,
+    createdAt: ws.createdAt,
+    updatedAt: ws.updatedAt,
+    statusChangedAt: ws.statusChangedAt,
+  };
+}
