@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigSchema, ENV_BINDINGS } from './schema.js';
+import { ConfigSchema, ENV_BINDINGS, RuntimeConfigSchema } from './schema.js';
 
 interface JsonSchemaNode {
   type?: string;
@@ -27,10 +27,18 @@ export function configurationMarkdown(): string {
     }
   };
   walk(root, []);
+  const runtime = z.toJSONSchema(RuntimeConfigSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as JsonSchemaNode;
+  const runtimeRows = Object.entries(runtime.properties ?? {}).map(([key, child]) => {
+    const def = child.default === undefined ? '' : `\`${JSON.stringify(child.default)}\``;
+    return `| \`${key}\` | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`;
+  });
   return [
     '# Configuration',
     '',
-    'Generated from `packages/server/src/config/schema.ts` by `npm run docs:config`; a test fails when',
+    'Generated from `packages/server/src/config/schema.ts` by `npm run docs`; a test fails when',
     'this file and the schema disagree. Precedence: defaults → config file → environment → command-line flags.',
     'The config file is YAML: `--config <file>`, `BERTH_CONFIG`, or `<dataDir>/berth.yaml` when it exists.',
     'Every problem is reported at start, all at once. `BERTH_ADMIN_TOKEN` sets the admin bearer token',
@@ -39,6 +47,23 @@ export function configurationMarkdown(): string {
     '| Key | Environment | Default | Description |',
     '|---|---|---|---|',
     ...rows,
+    '',
+    '## Runtime entries (`runtimes.<name>`)',
+    '',
+    'A runtime name is a DNS label. Example:',
+    '',
+    '```yaml',
+    'runtimes:',
+    '  python:',
+    '    description: Python 3.12 for data agents',
+    '    image: python:3.12-slim',
+    '    requiredFiles: [config.yaml]',
+    '    command: [sleep, infinity]',
+    '```',
+    '',
+    '| Field | Default | Description |',
+    '|---|---|---|',
+    ...runtimeRows,
     '',
   ].join('\n');
 }

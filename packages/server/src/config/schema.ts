@@ -1,17 +1,22 @@
 import { z } from 'zod';
+import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
+import { BERTH_VERSION } from '../version.js';
+
+const DEFAULT_SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
 
 /** Names of runtimes and templates: a DNS label, so they never become paths. */
 export const catalogueName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1-63 lowercase letters, digits and inner dashes');
+  .regex(DNS_LABEL, 'use 1-63 lowercase letters, digits and inner dashes');
 
-const relativeConfigPath = z
-  .string()
-  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]{1,255}$/, 'a relative path without . or .. segments');
+const relativeConfigPath = z.string().regex(CONFIG_PATH, 'a relative path without empty, . or .. segments');
 
 export const RuntimeConfigSchema = z.strictObject({
   description: z.string().default('').describe('One line shown by `berth runtimes`.'),
-  image: z.string().min(1).describe('Image reference; pulled when missing (or built, for `source: build`).'),
+  image: z
+    .string()
+    .min(1)
+    .describe('Image reference; pulled when missing (Berth builds only its own shell image).'),
   port: z.number().int().min(1).max(65535).default(8000).describe('Agent port, published on 127.0.0.1.'),
   user: z
     .string()
@@ -52,6 +57,13 @@ export const ConfigSchema = z.strictObject({
     .optional()
     .describe('URL workspaces receive as PLATFORM_URL; default is the API URL.'),
   bodyLimitBytes: z.number().int().min(1024).default(1_048_576).describe('Largest accepted request body.'),
+  shellImage: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._\-/:]{0,254}$/, 'an image tag')
+    .default(DEFAULT_SHELL_IMAGE)
+    .describe(
+      "Tag of Berth's own busybox image (the `shell` runtime and helpers); built locally when missing.",
+    ),
   templatesDir: z.string().optional().describe('Config template directories; default `<dataDir>/templates`.'),
   engine: z
     .strictObject({

@@ -1,4 +1,4 @@
-import type { ContainerCreateOptions } from 'dockerode';
+import type { ContainerCreateOptions, MountSettings } from 'dockerode';
 import type { ContainerPlan } from './types.js';
 
 /** Maps a ContainerPlan onto a Docker Engine API create body (also accepted by Podman). Pure. */
@@ -25,6 +25,10 @@ export function toDockerCreateOptions(plan: ContainerPlan): ContainerCreateOptio
         Target: m.target,
         ReadOnly: m.readOnly,
         ...(m.type === 'bind' ? { BindOptions: { Propagation: 'rprivate' } } : {}),
+        // @types/dockerode marks Labels and DriverConfig required; the Engine API does not.
+        ...(m.type === 'volume' && m.noCopy
+          ? { VolumeOptions: { NoCopy: true } as MountSettings['VolumeOptions'] }
+          : {}),
       })),
       Tmpfs: plan.tmpfs,
       ReadonlyRootfs: plan.readOnlyRootfs,

@@ -192,12 +192,12 @@ export class DockerEngine implements EngineDriver {
       this.call(`read logs of ${id}`, async () => {
         const container = this.docker.getContainer(id);
         const info = await container.inspect();
-        const raw = (await container.logs({
+        const raw = await container.logs({
           stdout: true,
           stderr: true,
           tail: lines,
           follow: false,
-        }));
+        });
         return info.Config.Tty ? raw.toString('utf8') : demuxBuffer(raw);
       }),
 
@@ -339,10 +339,7 @@ export class DockerEngine implements EngineDriver {
 
     pull: (ref, onProgress, signal) =>
       this.call(`pull image ${ref}`, async () => {
-        const stream = (await this.streaming.pull(
-          ref,
-          signal ? { abortSignal: signal } : {},
-        ));
+        const stream = await this.streaming.pull(ref, signal ? { abortSignal: signal } : {});
         const layers = new Map<string, { current: number; total: number }>();
         await new Promise<void>((resolve, reject) => {
           this.streaming.modem.followProgress(
@@ -377,12 +374,12 @@ export class DockerEngine implements EngineDriver {
 
     build: (context, options, onProgress) =>
       this.call(`build image ${options.tag}`, async () => {
-        const stream = (await this.streaming.buildImage(context, {
+        const stream = await this.streaming.buildImage(context, {
           t: options.tag,
           labels: options.labels,
           rm: true,
           forcerm: true,
-        }));
+        });
         await new Promise<void>((resolve, reject) => {
           this.streaming.modem.followProgress(
             stream,

@@ -44,6 +44,8 @@ export interface PlannedMount {
   source: string;
   target: string;
   readOnly: boolean;
+  /** Volumes only: do not copy the image's content (and owner) at `target` into an empty volume. */
+  noCopy?: boolean;
 }
 
 export interface ContainerState {

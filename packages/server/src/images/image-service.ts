@@ -3,7 +3,7 @@ import { AppError, errorMessage } from '../errors.js';
 import { LABELS } from '../engine/labels.js';
 import type { EngineDriver, ImageDetails } from '../engine/types.js';
 import type { Logger } from '../log/logger.js';
-import { SHELL_IMAGE, type Runtime, type RuntimeCatalogue } from '../runtimes/catalogue.js';
+import type { Runtime, RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { BERTH_VERSION } from '../version.js';
 import { findStaticBusybox } from './busybox.js';
 import { SHELL_RECIPE_HASH, shellBuildContext } from './shell-image.js';
@@ -38,22 +38,41 @@ export class ImageService {
   ): Promise<ImageDetails> {
     const present = await this.engine.images.inspect(image);
     if (present && !this.isStale(image, present)) return present;
+    return this.singleFlight(image, () =>
+      image === this.catalogue.shellImage
+        ? this.buildShell(onProgress)
+        : this.pull(image, runtime, onProgress, signal),
+    );
+  }
+
+  /** Builds a runtime's image when Berth has a recipe for it (today: the `shell` runtime). */
+  async build(runtimeName: string, onProgress: ProgressSink = () => {}): Promise<ImageInfo> {
+    const runtime = this.catalogue.get(runtimeName);
+    if (runtime.image !== this.catalogue.shellImage) {
+      throw new AppError(
+        'validation_failed',
+        `Berth has no build recipe for runtime "${runtime.name}" (image ${runtime.image}); it is pulled when missing`,
+      );
+    }
+    await this.singleFlight(runtime.image, () => this.buildShell(onProgress));
+    return this.info(runtime);
+  }
+
+  /** One build or pull per image at a time, however many callers ask. */
+  private singleFlight(image: string, make: () => Promise<ImageDetails>): Promise<ImageDetails> {
     const running = this.inflight.get(image);
     if (running) return running;
-    const job = this.makePresent(image, runtime, onProgress, signal).finally(() =>
-      this.inflight.delete(image),
-    );
+    const job = make().finally(() => this.inflight.delete(image));
     this.inflight.set(image, job);
     return job;
   }
 
   /** Berth's own image is rebuilt when its recipe changed. */
   private isStale(image: string, details: ImageDetails): boolean {
-    return image === SHELL_IMAGE && details.labels['berth.recipe'] !== SHELL_RECIPE_HASH;
+    return image === this.catalogue.shellImage && details.labels['berth.recipe'] !== SHELL_RECIPE_HASH;
   }
 
-  private async makePresent(image: string, runtime: Runtime, onProgress: ProgressSink, signal?: AbortSignal) {
-    if (image === SHELL_IMAGE) return this.buildShell(onProgress);
+  private async pull(image: string, runtime: Runtime, onProgress: ProgressSink, signal?: AbortSignal) {
     try {
       onProgress({ phase: 'image', message: `pulling ${image}` });
       await this.engine.images.pull(
@@ -82,21 +101,22 @@ export class ImageService {
   }
 
   /** Builds Berth's `shell` image from a static busybox on this host (offline). */
-  async buildShell(onProgress: ProgressSink = () => {}): Promise<ImageDetails> {
+  private async buildShell(onProgress: ProgressSink): Promise<ImageDetails> {
+    const tag = this.catalogue.shellImage;
     const busybox = findStaticBusybox();
     if (!busybox) {
       throw new AppError(
         'image_not_found',
-        `image ${SHELL_IMAGE} is missing and cannot be built: no static busybox on the Berth host; install it (apt-get install busybox-static, or run scripts/setup.sh) or set BERTH_BUSYBOX, then run: berth images build shell`,
+        `image ${tag} is missing and cannot be built: no static busybox on the Berth host; install it (apt-get install busybox-static, or run scripts/setup.sh) or set BERTH_BUSYBOX, then run: berth images build shell`,
       );
     }
-    this.log.info({ image: SHELL_IMAGE, busybox }, 'building image');
-    onProgress({ phase: 'image', message: `building ${SHELL_IMAGE}` });
+    this.log.info({ image: tag, busybox }, 'building image');
+    onProgress({ phase: 'image', message: `building ${tag}` });
     try {
       await this.engine.images.build(
         shellBuildContext(busybox),
         {
-          tag: SHELL_IMAGE,
+          tag,
           labels: {
             [LABELS.managed]: 'true',
             [LABELS.role]: 'image',
@@ -108,7 +128,7 @@ export class ImageService {
         (p) =>
           onProgress({
             phase: 'image',
-            message: `building ${SHELL_IMAGE}: ${p.message}`,
+            message: `building ${tag}: ${p.message}`,
             current: p.step,
             total: p.totalSteps,
             unit: 'steps',
@@ -118,32 +138,15 @@ export class ImageService {
       if (err instanceof AppError && err.code === 'engine_unavailable') throw err;
       throw new AppError(
         'image_build_failed',
-        `building ${SHELL_IMAGE} failed: ${errorMessage(err)}; retry with: berth images build shell`,
-        { cause: err },
+        `building ${tag} failed: ${errorMessage(err)}; retry with: berth images build shell`,
+        {
+          cause: err,
+        },
       );
     }
-    const details = await this.engine.images.inspect(SHELL_IMAGE);
-    if (!details) throw new AppError('image_build_failed', `${SHELL_IMAGE} is missing right after its build`);
+    const details = await this.engine.images.inspect(tag);
+    if (!details) throw new AppError('image_build_failed', `${tag} is missing right after its build`);
     return details;
-  }
-
-  /** Builds a runtime's image when Berth has a recipe for it. */
-  async build(runtimeName: string, onProgress: ProgressSink = () => {}): Promise<ImageInfo> {
-    const runtime = this.catalogue.get(runtimeName);
-    if (runtime.image !== SHELL_IMAGE) {
-      throw new AppError(
-        'validation_failed',
-        `Berth has no build recipe for runtime "${runtime.name}" (image ${runtime.image}); it is pulled when missing`,
-      );
-    }
-    const job = this.inflight.get(SHELL_IMAGE) ?? this.buildShell(onProgress);
-    this.inflight.set(SHELL_IMAGE, job);
-    try {
-      await job;
-    } finally {
-      this.inflight.delete(SHELL_IMAGE);
-    }
-    return this.info(runtime);
   }
 
   async info(runtime: Runtime): Promise<ImageInfo> {
@@ -154,7 +157,7 @@ export class ImageService {
       present: details !== null,
       id: details?.id ?? null,
       sizeBytes: details?.sizeBytes ?? null,
-      source: runtime.image === SHELL_IMAGE ? 'build' : 'pull',
+      source: runtime.image === this.catalogue.shellImage ? 'build' : 'pull',
     };
   }
 

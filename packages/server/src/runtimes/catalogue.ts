@@ -1,26 +1,22 @@
 import type { RuntimeInfo } from '@berth/protocol';
 import type { Config, RuntimeConfig } from '../config/schema.js';
 import { AppError } from '../errors.js';
-import { BERTH_VERSION } from '../version.js';
 
 export interface Runtime extends RuntimeConfig {
   name: string;
 }
 
-/** The image Berth builds offline from a static busybox; also Berth's helper image. */
-export const SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
-
-const BUILT_IN: Record<string, RuntimeConfig> = {
+const builtIn = (shellImage: string): Record<string, RuntimeConfig> => ({
   shell: {
     description: 'A minimal POSIX shell workspace (busybox), built locally; works offline.',
-    image: SHELL_IMAGE,
+    image: shellImage,
     port: 8000,
     user: '1000:1000',
     requiredFiles: [],
     env: {},
     template: null,
   },
-};
+});
 
 /**
  * The runtime catalogue: built-in entries plus those of the server config, which add to or replace
@@ -28,10 +24,13 @@ const BUILT_IN: Record<string, RuntimeConfig> = {
  */
 export class RuntimeCatalogue {
   private readonly runtimes: Map<string, Runtime>;
+  /** The tag of Berth's own image (built, never pulled). */
+  readonly shellImage: string;
 
-  constructor(config: Pick<Config, 'runtimes'>) {
+  constructor(config: Pick<Config, 'runtimes' | 'shellImage'>) {
+    this.shellImage = config.shellImage;
     this.runtimes = new Map();
-    for (const [name, rt] of Object.entries({ ...BUILT_IN, ...config.runtimes })) {
+    for (const [name, rt] of Object.entries({ ...builtIn(config.shellImage), ...config.runtimes })) {
       this.runtimes.set(name, { ...rt, name });
     }
   }
@@ -51,7 +50,7 @@ export class RuntimeCatalogue {
     return [...this.runtimes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  static toInfo(rt: Runtime): RuntimeInfo {
+  info(rt: Runtime): RuntimeInfo {
     return {
       name: rt.name,
       description: rt.description,
@@ -61,7 +60,7 @@ export class RuntimeCatalogue {
       requiredFiles: rt.requiredFiles,
       env: rt.env,
       template: rt.template,
-      source: rt.image === SHELL_IMAGE ? 'build' : 'pull',
+      source: rt.image === this.shellImage ? 'build' : 'pull',
     };
   }
 }

@@ -62,9 +62,12 @@ export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db: db.kysely, provider, migrationTableName: 'berth_migrations' });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    throw new Error(`database migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`, {
-      cause: error,
-    });
+    throw new Error(
+      `database migration failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -40,6 +40,7 @@ const ctx: PlanContext = {
   passthroughEnv: { LANG: 'C.UTF-8' },
   engineSocketPath: '/var/run/docker.sock',
   extraLabels: { 'berth.test-run': 't1' },
+  volumesPrepared: true,
 };
 
 const plan = (s: NormalizedSpec, c: PlanContext = ctx) =>
@@ -58,7 +59,7 @@ describe('planWorkspace: tier 1 (sandboxed)', () => {
   });
 
   it('keeps the default seccomp profile and masked paths (H4, H6)', () => {
-    expect(host.SecurityOpt?.some((o) => /unconfined|systempaths|label=disable/.test(o))).toBe(false);
+    expect(host.SecurityOpt?.some((o: string) => /unconfined|systempaths|label=disable/.test(o))).toBe(false);
     expect(host).not.toHaveProperty('MaskedPaths');
   });
 
@@ -83,6 +84,17 @@ describe('planWorkspace: tier 1 (sandboxed)', () => {
     expect(host).not.toHaveProperty('Devices');
     expect(host.RestartPolicy?.Name).toBe('no');
     expect(p.network).toBeNull();
+  });
+
+  it('turns off the engine copy-up for images that do not prepare their volumes', () => {
+    const bare = plan(spec(), { ...ctx, volumesPrepared: false });
+    const host = toDockerCreateOptions(bare.container).HostConfig!;
+    expect(host.Mounts?.filter((m) => m.Type === 'volume').map((m) => m.VolumeOptions?.NoCopy)).toEqual([
+      true,
+      true,
+    ]);
+    const prepared = toDockerCreateOptions(plan(spec()).container).HostConfig!;
+    expect(prepared.Mounts?.some((m) => m.VolumeOptions?.NoCopy)).toBe(false);
   });
 
   it('mounts only /configs, never /workspace', () => {
@@ -155,6 +167,7 @@ describe('planWorkspace: tier 2 (standard)', () => {
       source: 'berth-ws_0123456789abcdef-workspace',
       target: '/workspace',
       readOnly: false,
+      noCopy: false,
     });
     const ro = plan(spec({ workspace: { access: 'read_only', hostPath: '/srv/project' } }));
     expect(ro.container.mounts).toContainEqual({

@@ -34,6 +34,12 @@ export interface PlanContext {
   engineSocketPath: string | null;
   /** Labels added to everything (operator setting; tests use it for per-test cleanup). */
   extraLabels: Record<string, string>;
+  /**
+   * Whether the image ships /configs and /workspace owned by the workspace user. If not, Berth
+   * hands the volume roots over itself, and the engine must not copy the image's root-owned
+   * directory over them at mount time.
+   */
+  volumesPrepared: boolean;
 }
 
 export interface WorkspacePlan {
@@ -70,8 +76,9 @@ export function planWorkspace(
   const volumes: WorkspacePlan['volumes'] = [
     { name: names.configsVolume, labels: label('configs-volume'), role: 'configs-volume' },
   ];
+  const noCopy = !ctx.volumesPrepared;
   const mounts: PlannedMount[] = [
-    { type: 'volume', source: names.configsVolume, target: CONFIGS_PATH, readOnly: false },
+    { type: 'volume', source: names.configsVolume, target: CONFIGS_PATH, readOnly: false, noCopy },
   ];
   if (tier !== 1) {
     if (spec.workspace.access === 'none') {
@@ -80,7 +87,13 @@ export function planWorkspace(
         labels: label('workspace-volume'),
         role: 'workspace-volume',
       });
-      mounts.push({ type: 'volume', source: names.workspaceVolume, target: WORKSPACE_PATH, readOnly: false });
+      mounts.push({
+        type: 'volume',
+        source: names.workspaceVolume,
+        target: WORKSPACE_PATH,
+        readOnly: false,
+        noCopy,
+      });
     } else if (spec.workspace.hostPath) {
       mounts.push({
         type: 'bind',

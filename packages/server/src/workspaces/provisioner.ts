@@ -6,7 +6,7 @@ import { ownedBy, ownedLabels, resourceNames, workspaceFilter } from '../engine/
 import type { ContainerPlan, ContainerState, EngineDriver } from '../engine/types.js';
 import { VOLUMES_PREPARED_LABEL, type ImageService, type ProgressSink } from '../images/image-service.js';
 import type { Logger } from '../log/logger.js';
-import { SHELL_IMAGE, type RuntimeCatalogue } from '../runtimes/catalogue.js';
+import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { pickSubnet } from '../util/cidr.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import { configsArchive } from './configs-archive.js';
@@ -40,7 +40,7 @@ export class Provisioner {
     return this.deps.engine;
   }
 
-  plan(ws: WorkspaceRecord): WorkspacePlan {
+  plan(ws: WorkspaceRecord, volumesPrepared = true): WorkspacePlan {
     const runtime = this.deps.catalogue.get(ws.runtime);
     const host = this.deps.config.engine.host ?? 'unix:///var/run/docker.sock';
     return planWorkspace(ws, runtime, {
@@ -50,6 +50,7 @@ export class Provisioner {
       passthroughEnv: this.deps.passthroughEnv,
       engineSocketPath: host.startsWith('unix://') ? host.slice('unix://'.length) : null,
       extraLabels: this.deps.config.engine.labels,
+      volumesPrepared,
     });
   }
 
@@ -72,7 +73,8 @@ export class Provisioner {
     const image = await this.deps.images.ensure(ws.spec.image, runtime, progress, signal);
     signal.throwIfAborted();
 
-    const plan = this.plan(ws);
+    const volumesPrepared = image.labels[VOLUMES_PREPARED_LABEL] === 'true';
+    const plan = this.plan(ws, volumesPrepared);
     if (plan.network) {
       progress({ phase: 'volumes', message: 'creating the workspace network' });
       await this.ensureNetwork(ws, plan.network);
@@ -84,7 +86,7 @@ export class Provisioner {
       if (await this.ensureVolume(ws, volume.name, volume.labels)) fresh.push(volume.name);
     }
     signal.throwIfAborted();
-    if (fresh.length > 0 && image.labels[VOLUMES_PREPARED_LABEL] !== 'true') {
+    if (fresh.length > 0 && !volumesPrepared) {
       await this.prepareVolumes(ws, fresh, runtime.user, progress);
     }
 
@@ -239,7 +241,8 @@ export class Provisioner {
    */
   private async prepareVolumes(ws: WorkspaceRecord, volumes: string[], user: string, progress: ProgressSink) {
     progress({ phase: 'volumes', message: 'handing the volumes to the workspace user' });
-    await this.deps.images.ensure(SHELL_IMAGE, this.deps.catalogue.get('shell'), progress);
+    const helperImage = this.deps.catalogue.shellImage;
+    await this.deps.images.ensure(helperImage, this.deps.catalogue.get('shell'), progress);
     const labels = ownedLabels(
       { workspaceId: ws.id, name: ws.name, specHash: ws.specHash, generation: ws.generation },
       'helper',
@@ -247,7 +250,7 @@ export class Provisioner {
     );
     const plan: ContainerPlan = {
       name: `${resourceNames(ws.id).container}-prep`,
-      image: SHELL_IMAGE,
+      image: helperImage,
       user: '0:0',
       env: [],
       cmd: ['chown', user, ...volumes.map((_, i) => `/v/${i}`)],

@@ -8,6 +8,7 @@ import {
 } from '@berth/protocol';
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/load.js';
+import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
 import type { ConfigFile, NormalizedSpec } from '../domain/workspace.js';
 import { AppError } from '../errors.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
@@ -17,8 +18,7 @@ import { ENV_KEY_PATTERN, isReservedEnvKey } from './env-rules.js';
 import { hostPathOnDiskProblem, hostPathProblem } from './host-path.js';
 
 /** Workspace names: a DNS label, so a name can never become a path or an option (B1). */
-export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const CONFIG_PATH_PATTERN = /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]{1,255}$/;
+export const NAME_PATTERN = DNS_LABEL;
 const IMAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 const LABEL_KEY_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
 
@@ -42,10 +42,7 @@ export const WorkspaceSpecSchema = z.strictObject({
     .string()
     .regex(NAME_PATTERN, 'use 1-63 lowercase letters, digits and inner dashes (a DNS label), e.g. "my-agent"')
     .optional(),
-  runtime: z
-    .string()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a runtime name from GET /v1/runtimes')
-    .optional(),
+  runtime: z.string().regex(DNS_LABEL, 'a runtime name from GET /v1/runtimes').optional(),
   image: z.string().regex(IMAGE_PATTERN, 'an image reference such as "debian:bookworm"').optional(),
   tier: z
     .union(
@@ -101,7 +98,7 @@ export const WorkspaceSpecSchema = z.strictObject({
     .optional(),
   files: z
     .record(
-      z.string().regex(CONFIG_PATH_PATTERN, 'a relative path inside /configs, without . or .. segments'),
+      z.string().regex(CONFIG_PATH, 'a relative path inside /configs, without empty, . or .. segments'),
       z.union([
         z.string(),
         z.strictObject({
@@ -117,10 +114,7 @@ export const WorkspaceSpecSchema = z.strictObject({
       ]),
     )
     .optional(),
-  template: z
-    .string()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a template directory name (a DNS label)')
-    .optional(),
+  template: z.string().regex(DNS_LABEL, 'a template directory name (a DNS label)').optional(),
 });
 
 // The schema and the protocol's wire type must agree.

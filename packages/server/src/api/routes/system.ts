@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ResolvedConfig } from '../../config/load.js';
 import type { EngineDriver } from '../../engine/types.js';
 import type { ImageService } from '../../images/image-service.js';
-import { RuntimeCatalogue } from '../../runtimes/catalogue.js';
+import type { RuntimeCatalogue } from '../../runtimes/catalogue.js';
 import { BERTH_VERSION } from '../../version.js';
 import { parseWith } from '../../workspaces/validate.js';
 import { openApiDocument } from '../openapi.js';
@@ -47,7 +47,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
   }));
 
   app.get('/v1/runtimes', () =>
-    Promise.resolve({ items: deps.catalogue.list().map((rt) => RuntimeCatalogue.toInfo(rt)) }),
+    Promise.resolve({ items: deps.catalogue.list().map((rt) => deps.catalogue.info(rt)) }),
   );
 
   app.get('/v1/images', async () => ({ items: await deps.images.list() }));

@@ -1,0 +1,101 @@
+import type { ConfigFileInput, PortInput, Tier, WorkspaceAccess, WorkspaceSpecInput } from '@berth/protocol';
+import { isAbsolute, resolve } from 'node:path';
+import { UsageError } from '../../exit-codes.js';
+import { parseEnvFile, type EnvFlag, type FileSpec } from '../../parse.js';
+
+/** The parsed flags of `berth create`. */
+export interface CreateFlags {
+  runtime?: string;
+  image?: string;
+  tier?: Tier;
+  env?: EnvFlag[];
+  envFile?: string;
+  workspaceDir?: string;
+  access?: WorkspaceAccess;
+  port?: PortInput[];
+  memory?: number;
+  cpus?: number;
+  pids?: number;
+  label?: [string, string][];
+  file?: FileSpec[];
+  template?: string;
+}
+
+/** What building a spec needs from the outside world (injected so it is testable on plain values). */
+export interface SpecDeps {
+  /** The caller's environment, for `-e KEY` without a value. */
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Reads a local file (relative paths already resolved against `cwd`). */
+  readFile(path: string): Uint8Array;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Local file content for `/configs`: UTF-8 text as a string, anything else base64. */
+export function fileContent(bytes: Uint8Array): ConfigFileInput {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return { content: Buffer.from(bytes).toString('base64'), encoding: 'base64' };
+  }
+}
+
+function read(deps: SpecDeps, path: string, what: string): Uint8Array {
+  try {
+    return deps.readFile(resolve(deps.cwd, path));
+  } catch (err) {
+    const reason = err instanceof Error && 'code' in err ? String(err.code) : 'unreadable';
+    throw new UsageError(`cannot read ${what} ${path} (${reason})`);
+  }
+}
+
+/** Turns `berth create` arguments into the `WorkspaceSpecInput` body; only given fields are set. */
+export function buildSpec(name: string | undefined, flags: CreateFlags, deps: SpecDeps): WorkspaceSpecInput {
+  const spec: WorkspaceSpecInput = {};
+  if (name !== undefined) spec.name = name;
+  if (flags.runtime !== undefined) spec.runtime = flags.runtime;
+  if (flags.image !== undefined) spec.image = flags.image;
+  if (flags.tier !== undefined) spec.tier = flags.tier;
+
+  const env: Record<string, string> = {};
+  if (flags.envFile !== undefined) {
+    const text = new TextDecoder().decode(read(deps, flags.envFile, '--env-file'));
+    Object.assign(env, parseEnvFile(text, flags.envFile));
+  }
+  for (const { key, value } of flags.env ?? []) {
+    const resolved = value ?? deps.env[key];
+    if (resolved === undefined) throw new UsageError(`-e ${key}: ${key} is not set in this environment`);
+    env[key] = resolved;
+  }
+  if (Object.keys(env).length > 0) spec.env = env;
+
+  if (flags.workspaceDir !== undefined || flags.access !== undefined) {
+    spec.workspace = {};
+    if (flags.access !== undefined) spec.workspace.access = flags.access;
+    if (flags.workspaceDir !== undefined) {
+      spec.workspace.hostPath = isAbsolute(flags.workspaceDir)
+        ? flags.workspaceDir
+        : resolve(deps.cwd, flags.workspaceDir);
+    }
+  }
+  if (flags.port && flags.port.length > 0) spec.ports = flags.port;
+
+  const resources: NonNullable<WorkspaceSpecInput['resources']> = {};
+  if (flags.memory !== undefined) resources.memoryMb = flags.memory;
+  if (flags.cpus !== undefined) resources.cpus = flags.cpus;
+  if (flags.pids !== undefined) resources.pidsLimit = flags.pids;
+  if (Object.keys(resources).length > 0) spec.resources = resources;
+
+  if (flags.label && flags.label.length > 0) spec.labels = Object.fromEntries(flags.label);
+
+  if (flags.file && flags.file.length > 0) {
+    const files: Record<string, ConfigFileInput> = {};
+    for (const { path, source } of flags.file) {
+      files[path] = source.kind === 'text' ? source.text : fileContent(read(deps, source.path, '--file'));
+    }
+    spec.files = files;
+  }
+  if (flags.template !== undefined) spec.template = flags.template;
+  return spec;
+}

@@ -1,0 +1,214 @@
+import type {
+  DesiredState,
+  Endpoint,
+  PortSpec,
+  Progress,
+  Resources,
+  Tier,
+  WorkspaceAccess,
+  Workspace as WorkspaceData,
+  WorkspaceError,
+  WorkspaceEvent,
+  WorkspaceStatus,
+} from '@berth/protocol';
+import type { RequestOptions } from './client.js';
+
+/** Options of operations that can wait for the engine (`wait` defaults to true). */
+export interface WaitOptions extends RequestOptions {
+  /** Wait until the operation finished (default true); false returns at once. */
+  wait?: boolean;
+}
+
+export interface EventsOptions extends RequestOptions {
+  /** Return events with an id greater than this (default 0: from the beginning). */
+  after?: number;
+  /** Page size. */
+  limit?: number;
+}
+
+/** A page of workspace events; pass `nextCursor` as `after` for the next one (null: last page). */
+export interface EventsPage {
+  items: WorkspaceEvent[];
+  nextCursor: number | null;
+}
+
+export type LifecycleAction = 'stop' | 'start' | 'restart';
+
+/**
+ * What a handle needs from the collection. Internal: handles come from `berth.workspaces`.
+ * @internal
+ */
+export interface WorkspaceOps {
+  fetch(id: string, options: RequestOptions): Promise<WorkspaceData>;
+  lifecycle(action: LifecycleAction, id: string, options: WaitOptions): Promise<WorkspaceData>;
+  remove(id: string, options: WaitOptions): Promise<WorkspaceData | undefined>;
+  events(id: string, options: EventsOptions): Promise<EventsPage>;
+}
+
+/**
+ * A workspace handle: the last data the server returned (read-only fields) plus methods that act on
+ * it and refresh the data. `await using ws = await berth.workspaces.create(...)` deletes it at the end
+ * of the scope.
+ */
+export class Workspace implements AsyncDisposable {
+  #data: WorkspaceData;
+  readonly #ops: WorkspaceOps;
+  #deleting: Promise<void> | undefined;
+  #deleted = false;
+
+  /** @internal Handles come from `berth.workspaces.create/get/list`. */
+  constructor(ops: WorkspaceOps, data: WorkspaceData) {
+    this.#ops = ops;
+    this.#data = data;
+  }
+
+  /** The raw `Workspace` document as last returned by the server. */
+  get data(): Readonly<WorkspaceData> {
+    return this.#data;
+  }
+  get id(): string {
+    return this.#data.id;
+  }
+  get name(): string {
+    return this.#data.name;
+  }
+  get owner(): string {
+    return this.#data.owner;
+  }
+  get runtime(): string {
+    return this.#data.runtime;
+  }
+  get image(): string {
+    return this.#data.image;
+  }
+  get tier(): Tier {
+    return this.#data.tier;
+  }
+  get engineRuntime(): string | null {
+    return this.#data.engineRuntime;
+  }
+  get status(): WorkspaceStatus {
+    return this.#data.status;
+  }
+  get desiredState(): DesiredState {
+    return this.#data.desiredState;
+  }
+  get error(): Readonly<WorkspaceError> | null {
+    return this.#data.error;
+  }
+  get env(): Readonly<Record<string, string>> {
+    return this.#data.env;
+  }
+  /** How `/workspace` is provided: an isolated volume (`hostPath` null) or a host directory. */
+  get workspace(): Readonly<{ access: WorkspaceAccess; hostPath: string | null }> {
+    return this.#data.workspace;
+  }
+  get ports(): readonly PortSpec[] {
+    return this.#data.ports;
+  }
+  get endpoints(): readonly Endpoint[] {
+    return this.#data.endpoints;
+  }
+  get resources(): Readonly<Resources> {
+    return this.#data.resources;
+  }
+  get labels(): Readonly<Record<string, string>> {
+    return this.#data.labels;
+  }
+  get files(): readonly string[] {
+    return this.#data.files;
+  }
+  get template(): string | null {
+    return this.#data.template;
+  }
+  get specHash(): string {
+    return this.#data.specHash;
+  }
+  get generation(): number {
+    return this.#data.generation;
+  }
+  get containerId(): string | null {
+    return this.#data.containerId;
+  }
+  get progress(): Readonly<Progress> | null {
+    return this.#data.progress;
+  }
+  get createdAt(): string {
+    return this.#data.createdAt;
+  }
+  get updatedAt(): string {
+    return this.#data.updatedAt;
+  }
+  get statusChangedAt(): string {
+    return this.#data.statusChangedAt;
+  }
+
+  /** An endpoint by name or container port; without an argument the first (the runtime's agent port). */
+  endpoint(nameOrPort?: string | number): Endpoint | undefined {
+    if (nameOrPort === undefined) return this.#data.endpoints[0];
+    return this.#data.endpoints.find((e) =>
+      typeof nameOrPort === 'number' ? e.containerPort === nameOrPort : e.name === nameOrPort,
+    );
+  }
+
+  /** Re-reads the workspace from the server. */
+  async refresh(options: RequestOptions = {}): Promise<this> {
+    this.#data = await this.#ops.fetch(this.id, options);
+    return this;
+  }
+
+  /** Stops the container; the `/workspace` data is kept. */
+  async stop(options: WaitOptions = {}): Promise<this> {
+    this.#data = await this.#ops.lifecycle('stop', this.id, options);
+    return this;
+  }
+
+  /** Starts a stopped workspace; throws `WorkspaceFailedError` when it ends in `failed`. */
+  async start(options: WaitOptions = {}): Promise<this> {
+    this.#data = await this.#ops.lifecycle('start', this.id, options);
+    return this;
+  }
+
+  /** Restarts the container; throws `WorkspaceFailedError` when it ends in `failed`. */
+  async restart(options: WaitOptions = {}): Promise<this> {
+    this.#data = await this.#ops.lifecycle('restart', this.id, options);
+    return this;
+  }
+
+  /**
+   * Deletes the workspace. Idempotent and serialised: concurrent calls share one request, and calls
+   * after a completed (waited) delete return at once. After a waited delete `status` reads `deleted`.
+   */
+  delete(options: WaitOptions = {}): Promise<void> {
+    if (this.#deleted) return Promise.resolve();
+    this.#deleting ??= this.#remove(options).finally(() => {
+      this.#deleting = undefined;
+    });
+    return this.#deleting;
+  }
+
+  async #remove(options: WaitOptions): Promise<void> {
+    const accepted = await this.#ops.remove(this.id, options);
+    if (accepted) {
+      this.#data = accepted;
+    } else {
+      this.#data = { ...this.#data, status: 'deleted', desiredState: 'deleted', progress: null };
+      this.#deleted = true;
+    }
+  }
+
+  /** One page of this workspace's event history. */
+  events(options: EventsOptions = {}): Promise<EventsPage> {
+    return this.#ops.events(this.id, options);
+  }
+
+  /** Deletes the workspace and waits for it to be gone (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.delete();
+  }
+
+  /** `JSON.stringify(ws)` gives the workspace document. */
+  toJSON(): WorkspaceData {
+    return this.#data;
+  }
+}
