@@ -131,6 +131,11 @@ export interface EngineInfo {
 
 export interface EngineCapabilities {
   gvisor: boolean;
+  /**
+   * Whether capabilities added to a non-root container user become effective (Podman) instead of
+   * staying bounding-set ceilings (Docker). Berth then adds none to tiers 1-2.
+   */
+  addedCapsEffectiveForNonRoot: boolean;
   init: boolean;
   pidsLimit: boolean;
   portPublishing: boolean;
@@ -141,7 +146,12 @@ export interface SystemInfo {
   version: string;
   engine: EngineInfo | null;
   engineHealthy: boolean;
-  tiers: { allowPrivileged: boolean; gvisor: 'prefer' | 'require' | 'off' };
+  tiers: {
+    allowPrivileged: boolean;
+    gvisor: 'prefer' | 'require' | 'off';
+    /** Seccomp for tiers 1-2: the engine's default, or Berth's hardening of it (Podman). */
+    seccomp: 'engine-default' | 'berth-hardened';
+  };
   platformUrl: string;
 }
 

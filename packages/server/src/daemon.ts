@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EngineInfo } from '@berth/protocol';
 import { buildApp } from './api/app.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { Authenticator } from './auth/authenticator.js';
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from './config/load.js';
 import { DockerEngine } from './engine/docker-engine.js';
+import { writeHardenedProfile } from './engine/seccomp.js';
 import { ImageService } from './images/image-service.js';
 import { createLogger, SecretRegistry, type Logger } from './log/logger.js';
 import { RuntimeCatalogue } from './runtimes/catalogue.js';
@@ -58,7 +60,20 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       logger,
     });
     const meta = new MetaRepo(db);
-    await probeEngine(engine, meta, logger);
+    // Podman's default seccomp profile lets a workspace create namespaces; tiers 1-2 get Berth's
+    // hardening of it instead (engine/seccomp.ts). Docker's default already has those rules.
+    let seccompProfile: string | null = null;
+    const onProbed = (info: EngineInfo | null) => {
+      if (info?.kind !== 'podman') return;
+      seccompProfile = writeHardenedProfile(join(config.dataDir, 'seccomp'));
+      if (seccompProfile)
+        logger.info({ seccompProfile }, 'tiers 1-2 use a seccomp profile derived from the engine default');
+      else
+        logger.warn(
+          'Podman default seccomp profile not found; tiers 1-2 keep the engine default, which allows user namespaces',
+        );
+    };
+    onProbed(await probeEngine(engine, meta, logger));
 
     const catalogue = new RuntimeCatalogue(config);
     const images = new ImageService(engine, catalogue, logger);
@@ -70,6 +85,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       config,
       logger,
       platformUrl: () => platformUrl,
+      seccompProfile: () => seccompProfile,
       passthroughEnv: filterHostEnv(env, config.env.passthroughAllow, config.env.passthroughDeny),
     });
     const workspaces = new WorkspaceService({
@@ -91,6 +107,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       catalogue,
       config,
       platformUrl: () => platformUrl,
+      seccomp: () => (seccompProfile ? 'berth-hardened' : 'engine-default'),
       tokens,
       secrets,
     });
@@ -98,11 +115,13 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     const address = await app.listen({ host: config.host, port: config.port });
     const url = address.replace('[::1]', '127.0.0.1');
     platformUrl ||= url;
+    const watching = new AbortController();
+    workspaces.watchEngine(watching.signal);
     const resumed = await workspaces.resumeInterrupted();
 
     // A later probe fills in engine facts when the engine was down at start.
     const reprobe = setInterval(() => {
-      if (!engine.info) void probeEngine(engine, meta, logger);
+      if (!engine.info) void probeEngine(engine, meta, logger).then(onProbed);
     }, 10_000);
     reprobe.unref();
 
@@ -121,6 +140,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       close: () =>
         (closing ??= (async () => {
           clearInterval(reprobe);
+          watching.abort();
           await app.close();
           await workspaces.close();
           await engine.close();

@@ -14,6 +14,7 @@ export default async function setup(): Promise<void> {
   } catch (err) {
     throw new Error(
       `engine tests need a Docker-compatible engine at ${host ?? 'unix:///var/run/docker.sock'} (${err instanceof Error ? err.message : String(err)}); run scripts/setup.sh, or run only the unit tests with npm run test:unit`,
+      { cause: err },
     );
   }
 }

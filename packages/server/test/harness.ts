@@ -33,7 +33,7 @@ export interface TestBerth {
   runId: string;
   daemon: Daemon;
   /** Calls the API with the admin token (or `token`) and parses JSON. */
-  api<T = any>(
+  api<T = unknown>(
     method: string,
     path: string,
     options?: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string | null },

@@ -74,7 +74,7 @@ describe("Berth's own image", () => {
       'FROM berth-shell:0.1.0\nUSER 0:0\nRUN ["rm","-rf","/configs","/workspace"]\nLABEL berth.volumes-prepared=false\n',
     );
     pack.finalize();
-    const stream = await docker.buildImage(Readable.from(pack) as unknown as NodeJS.ReadableStream, {
+    const stream = await docker.buildImage(Readable.from(pack), {
       t: tag,
     });
     await new Promise((resolve, reject) =>

@@ -3,6 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { WorkspaceEventSchema, WorkspaceSchema } from '../src/api/schemas.js';
 import { docker, execIn, inspectContainer, withBerth, type TestBerth } from './harness.js';
 
+/** Polls a workspace until `done` holds (10 s at most). */
+async function waitFor(berth: TestBerth, id: string, done: (ws: Workspace) => boolean): Promise<Workspace> {
+  let ws: Workspace | undefined;
+  for (let i = 0; i < 100; i++) {
+    ws = (await berth.api<Workspace>('GET', `/v1/workspaces/${id}`)).body;
+    if (done(ws)) return ws;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`workspace ${id} did not reach the expected state: ${JSON.stringify(ws)}`);
+}
+
 async function create(berth: TestBerth, body: Record<string, unknown> = {}, query = ''): Promise<Workspace> {
   const res = await berth.api<Workspace>('POST', `/v1/workspaces${query}`, { body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -153,23 +164,45 @@ describe('workspace lifecycle on a real engine', () => {
     });
   });
 
-  it('fails with container_exited and the last output when the process dies at start', async () => {
+  it('fails with container_exited, exit code and last output when the process dies, at start or later', async () => {
     await withBerth(
       {
         config: {
           runtimes: {
             dies: { image: 'berth-shell:0.1.0', command: ['sh', '-c', 'echo goodbye-from-agent; exit 3'] },
+            'dies-later': {
+              image: 'berth-shell:0.1.0',
+              command: ['sh', '-c', 'sleep 1; echo late-goodbye; exit 4'],
+            },
           },
         },
       },
       async (berth) => {
-        const res = await berth.api<Workspace>('POST', '/v1/workspaces', { body: { runtime: 'dies' } });
-        expect(res.body.status).toBe('failed');
-        expect(res.body.error?.code).toBe('container_exited');
-        expect(res.body.error?.message).toContain('code 3');
-        expect(res.body.error?.message).toContain('goodbye-from-agent');
+        for (const [runtime, code, output] of [
+          ['dies', 3, 'goodbye-from-agent'],
+          ['dies-later', 4, 'late-goodbye'],
+        ] as const) {
+          const res = await berth.api<Workspace>('POST', '/v1/workspaces', { body: { runtime } });
+          expect(res.status).toBe(201);
+          const ws = await waitFor(berth, res.body.id, (w) => w.status === 'failed');
+          expect(ws.error?.code).toBe('container_exited');
+          expect(ws.error?.message).toContain(`code ${code}`);
+          expect(ws.error?.message).toContain(output);
+          expect(ws.endpoints).toEqual([]);
+        }
       },
     );
+  });
+
+  it('does not call a stop Berth asked for a failure', async () => {
+    await withBerth({}, async (berth) => {
+      const ws = await create(berth);
+      await berth.api('POST', `/v1/workspaces/${ws.id}/stop`);
+      await new Promise((r) => setTimeout(r, 500)); // time for the engine's die event to arrive
+      const after = await berth.api<Workspace>('GET', `/v1/workspaces/${ws.id}`);
+      expect(after.body.status).toBe('stopped');
+      expect(after.body.error).toBeNull();
+    });
   });
 
   it('survives a daemon restart: the store keeps the workspace and its container keeps running', async () => {
@@ -226,7 +259,7 @@ describe('delete', () => {
           expect(pending.body.status).toBe('deleting');
         }
         const res = await berth.api('DELETE', `/v1/workspaces/${ws.id}`);
-        expect(res.status).toBe(204);
+        expect(res.status, JSON.stringify(res.body)).toBe(204);
         expect(await berth.leftovers()).toEqual({ containers: [], volumes: [], networks: [] });
         expect((await berth.api('GET', `/v1/workspaces/${ws.id}`)).status).toBe(404);
         // Idempotent: deleting again, or something never created, is success (P3).

@@ -220,9 +220,12 @@ describe('/configs', () => {
           },
         });
         expect(ws.files).toEqual(['config.yaml', 'keys/k.bin', 'sub/from-template.txt']);
-        const logs = (
-          await docker.getContainer(ws.containerId!).logs({ stdout: true, stderr: true })
-        ).toString();
+        // The first process prints what it read; give it a moment to write its output.
+        let logs = '';
+        for (let i = 0; i < 50 && !logs.includes('first-read:'); i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 100));
+          logs = (await docker.getContainer(ws.containerId!).logs({ stdout: true, stderr: true })).toString();
+        }
         expect(logs).toContain('first-read: model: overridden-by-files');
         expect((await sh(ws, 'cat /configs/sub/from-template.txt')).stdout).toBe('template file\n');
         expect((await sh(ws, 'od -An -tx1 /configs/keys/k.bin')).stdout.trim()).toBe('00 01 02 ff');

@@ -108,6 +108,7 @@ const EngineInfoSchema = z.object({
   securityOptions: z.array(z.string()),
   capabilities: z.object({
     gvisor: z.boolean(),
+    addedCapsEffectiveForNonRoot: z.boolean(),
     init: z.boolean(),
     pidsLimit: z.boolean(),
     portPublishing: z.boolean(),
@@ -120,7 +121,11 @@ export const SystemInfoSchema = z
     version: z.string(),
     engine: EngineInfoSchema.nullable(),
     engineHealthy: z.boolean(),
-    tiers: z.object({ allowPrivileged: z.boolean(), gvisor: z.enum(['prefer', 'require', 'off']) }),
+    tiers: z.object({
+      allowPrivileged: z.boolean(),
+      gvisor: z.enum(['prefer', 'require', 'off']),
+      seccomp: z.enum(['engine-default', 'berth-hardened']),
+    }),
     platformUrl: z.string(),
   })
   .meta({ id: 'SystemInfo' });

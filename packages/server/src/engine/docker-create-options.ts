@@ -34,7 +34,10 @@ export function toDockerCreateOptions(plan: ContainerPlan): ContainerCreateOptio
       ReadonlyRootfs: plan.readOnlyRootfs,
       CapDrop: plan.capDrop,
       CapAdd: plan.capAdd,
-      SecurityOpt: plan.noNewPrivileges ? ['no-new-privileges:true'] : [],
+      SecurityOpt: [
+        ...(plan.noNewPrivileges ? ['no-new-privileges:true'] : []),
+        ...(plan.seccompProfile ? [`seccomp=${plan.seccompProfile}`] : []),
+      ],
       Privileged: plan.privileged,
       ...(plan.pidModeHost ? { PidMode: 'host' } : {}),
       IpcMode: plan.pidModeHost ? 'host' : 'private',

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { EngineInfo } from '@berth/protocol';
 import Docker from 'dockerode';
@@ -8,6 +9,7 @@ import { isNotFound, isNotModified, toEngineAppError } from './docker-errors.js'
 import type {
   BuildProgress,
   ContainerClient,
+  ContainerExit,
   ContainerState,
   EngineDriver,
   ImageClient,
@@ -79,7 +81,14 @@ export class DockerEngine implements EngineDriver {
     });
     const components = (version as { Components?: { Name: string }[] }).Components ?? [];
     this.kind = components.some((c) => /podman/i.test(c.Name)) ? 'podman' : 'docker';
-    const ociRuntimes = Object.keys(info.Runtimes ?? {}).sort();
+    const ociRuntimes = Object.entries(info.Runtimes ?? {})
+      // Podman lists every runtime its config knows, installed or not; keep the ones present here.
+      .filter(
+        ([, rt]) =>
+          this.kind !== 'podman' || !this.endpoint.startsWith('unix://') || !rt?.path || existsSync(rt.path),
+      )
+      .map(([name]) => name)
+      .sort();
     const securityOptions = info.SecurityOptions ?? [];
     this.info = {
       kind: this.kind,
@@ -93,7 +102,10 @@ export class DockerEngine implements EngineDriver {
       cgroupVersion: info.CgroupVersion ?? '',
       securityOptions,
       capabilities: {
-        gvisor: ociRuntimes.includes('runsc'),
+        // Podman's Docker-compatible API ignores HostConfig.Runtime, so it cannot put one
+        // workspace on gVisor; claiming it would silently run tier 1 on runc.
+        gvisor: this.kind === 'docker' && ociRuntimes.includes('runsc'),
+        addedCapsEffectiveForNonRoot: this.kind === 'podman',
         init: true,
         pidsLimit: info.PidsLimit !== false,
         portPublishing: true,
@@ -102,6 +114,49 @@ export class DockerEngine implements EngineDriver {
     };
     this.log.info({ engine: this.info }, 'engine probed');
     return this.info;
+  }
+
+  watchExits(
+    labels: Record<string, string>,
+    onExit: (exit: ContainerExit) => void,
+    signal: AbortSignal,
+  ): void {
+    // The action is filtered here, not by the engine: Podman 4.3 returns nothing for an `event` filter.
+    const filters = JSON.stringify({
+      type: ['container'],
+      label: Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+    });
+    const loop = async () => {
+      let backoffMs = 500;
+      while (!signal.aborted) {
+        try {
+          const stream = (await this.streaming.getEvents({
+            filters,
+            abortSignal: signal,
+          }));
+          backoffMs = 500;
+          await forEachJsonLine(stream, signal, (event: EngineEvent) => {
+            if ((event.Action ?? event.status) !== 'die') return;
+            const attributes = event.Actor?.Attributes ?? {};
+            const code = Number(attributes.exitCode);
+            onExit({
+              containerId: event.Actor?.ID ?? event.id ?? '',
+              labels: attributes,
+              exitCode: Number.isFinite(code) ? code : null,
+            });
+          });
+        } catch (err) {
+          if (signal.aborted) return;
+          this.log.debug(
+            { err: err instanceof Error ? err.message : String(err) },
+            'engine event stream ended; reconnecting',
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, backoffMs).unref());
+        backoffMs = Math.min(backoffMs * 2, 10_000);
+      }
+    };
+    void loop();
   }
 
   async close(): Promise<void> {
@@ -278,7 +333,12 @@ export class DockerEngine implements EngineDriver {
           Internal: options.internal,
           CheckDuplicate: true,
           IPAM: { Driver: 'default', Config: [{ Subnet: options.subnet }] },
-          Options: { 'com.docker.network.bridge.enable_icc': 'true' },
+          // Docker isolates bridge networks from each other by default; Podman (netavark) only
+          // when asked, so two workspaces on their own networks could otherwise reach each other.
+          Options: {
+            'com.docker.network.bridge.enable_icc': 'true',
+            ...(this.kind === 'podman' ? { isolate: 'true' } : {}),
+          },
         });
       }),
     inspect: (name) =>
@@ -419,6 +479,47 @@ export function demuxBuffer(data: Buffer): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+interface EngineEvent {
+  id?: string;
+  Action?: string;
+  status?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+/** Reads a stream of newline-delimited JSON documents until it ends or `signal` aborts. */
+async function forEachJsonLine<T>(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+  fn: (doc: T) => void,
+): Promise<void> {
+  let buffer = '';
+  await new Promise<void>((resolve, reject) => {
+    const stop = () => {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      resolve();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line) {
+          try {
+            fn(JSON.parse(line) as T);
+          } catch {
+            // a malformed line is skipped; the next one may be fine
+          }
+        }
+      }
+    });
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
+}
+
 /** The parts of GET /info Berth reads (Docker and Podman both send them). */
 interface DockerInfo {
   OperatingSystem?: string;
@@ -426,12 +527,18 @@ interface DockerInfo {
   KernelVersion?: string;
   DefaultRuntime?: string;
   CgroupVersion?: string;
-  Runtimes?: Record<string, unknown>;
+  Runtimes?: Record<string, { path?: string } | null>;
   SecurityOptions?: string[];
   PidsLimit?: boolean;
 }
 
 type Inspect = Awaited<ReturnType<Docker.Container['inspect']>>;
+
+/** Podman's compat inspect says "oci" rather than a runtime name: unknown, so callers use the engine default. */
+function ociRuntimeOf(c: Inspect): string | null {
+  const runtime = (c as { OCIRuntime?: string }).OCIRuntime ?? (c.HostConfig as { Runtime?: string }).Runtime;
+  return runtime && runtime !== 'oci' ? runtime : null;
+}
 
 function toContainerState(c: Inspect): ContainerState {
   const ports: ContainerState['ports'] = [];
@@ -454,7 +561,7 @@ function toContainerState(c: Inspect): ContainerState {
     oomKilled: c.State.OOMKilled,
     startedAt: zeroTime(c.State.StartedAt),
     finishedAt: zeroTime(c.State.FinishedAt),
-    ociRuntime: (c.HostConfig as { Runtime?: string }).Runtime ?? null,
+    ociRuntime: ociRuntimeOf(c),
     ports,
     raw: c,
   };

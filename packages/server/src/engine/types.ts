@@ -21,6 +21,8 @@ export interface ContainerPlan {
   capDrop: string[];
   capAdd: string[];
   noNewPrivileges: boolean;
+  /** Path of a seccomp profile on the engine host, or null for the engine's default profile. */
+  seccompProfile: string | null;
   privileged: boolean;
   pidModeHost: boolean;
   /** `none`, `host`, or the name of a Berth network. */
@@ -84,6 +86,13 @@ export interface ImageDetails {
   sizeBytes: number;
   labels: Record<string, string>;
   repoDigests: string[];
+}
+
+/** A container's main process ended (engine `die` event). */
+export interface ContainerExit {
+  containerId: string;
+  labels: Record<string, string>;
+  exitCode: number | null;
 }
 
 export interface ExecResult {
@@ -166,5 +175,15 @@ export interface EngineDriver {
   probe(): Promise<EngineInfo>;
   readonly info: EngineInfo | null;
   ping(): Promise<boolean>;
+  /**
+   * Calls `onExit` whenever a container carrying `labels` dies, until `signal` aborts. Reconnects
+   * with backoff when the engine goes away (events only make Berth act sooner; they are not the
+   * source of truth).
+   */
+  watchExits(
+    labels: Record<string, string>,
+    onExit: (exit: ContainerExit) => void,
+    signal: AbortSignal,
+  ): void;
   close(): Promise<void>;
 }

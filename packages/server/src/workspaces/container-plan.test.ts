@@ -35,6 +35,8 @@ const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
 
 const ctx: PlanContext = {
   gvisorAvailable: true,
+  addedCapsEffectiveForNonRoot: false,
+  seccompProfile: null,
   gvisorMode: 'prefer',
   platformUrl: 'http://172.17.0.1:7420',
   passthroughEnv: { LANG: 'C.UTF-8' },
@@ -59,7 +61,8 @@ describe('planWorkspace: tier 1 (sandboxed)', () => {
   });
 
   it('keeps the default seccomp profile and masked paths (H4, H6)', () => {
-    expect(host.SecurityOpt?.some((o: string) => /unconfined|systempaths|label=disable/.test(o))).toBe(false);
+    const securityOpt = (host.SecurityOpt ?? []) as string[];
+    expect(securityOpt.some((o) => /unconfined|systempaths|label=disable/.test(o))).toBe(false);
     expect(host).not.toHaveProperty('MaskedPaths');
   });
 
@@ -137,6 +140,23 @@ describe('planWorkspace: tier 2 (standard)', () => {
     expect(host.ReadonlyRootfs).toBe(false);
   });
 
+  it('passes a seccomp profile only when the engine default is not strict enough', () => {
+    expect(toDockerCreateOptions(plan(spec()).container).HostConfig?.SecurityOpt).toEqual([
+      'no-new-privileges:true',
+    ]);
+    const hardened = plan(spec(), { ...ctx, seccompProfile: '/data/seccomp/berth-tiers-1-2.json' });
+    expect(toDockerCreateOptions(hardened.container).HostConfig?.SecurityOpt).toEqual([
+      'no-new-privileges:true',
+      'seccomp=/data/seccomp/berth-tiers-1-2.json',
+    ]);
+  });
+
+  it('adds no capabilities where the engine would make them effective for the non-root user', () => {
+    const podman = plan(spec(), { ...ctx, addedCapsEffectiveForNonRoot: true });
+    expect(toDockerCreateOptions(podman.container).HostConfig?.CapAdd).toEqual([]);
+    expect(toDockerCreateOptions(podman.container).HostConfig?.CapDrop).toEqual(['ALL']);
+  });
+
   it('publishes the agent port and extra ports on 127.0.0.1 only, on its own network', () => {
     expect(host.PortBindings).toEqual({
       '8000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
@@ -147,7 +167,9 @@ describe('planWorkspace: tier 2 (standard)', () => {
   });
 
   it('injects the platform contract last, so nothing overrides it', () => {
-    const env = Object.fromEntries(p.container.env.map((e) => e.split(/=(.*)/s).slice(0, 2)));
+    const env: Record<string, string> = Object.fromEntries(
+      p.container.env.map((e): [string, string] => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
     expect(env).toMatchObject({
       WORKSPACE_ID: 'ws_0123456789abcdef',
       WORKSPACE_NAME: 'brave-otter',
@@ -192,6 +214,7 @@ describe('planWorkspace: tiers 3 and 4', () => {
     const host = toDockerCreateOptions(plan(spec({ tier: 3 })).container).HostConfig!;
     expect(host.Privileged).toBe(true);
     expect(host.PidMode).toBe('host');
+    expect(host.Init).toBe(false); // the host's init reaps; Podman refuses an init in the host PID namespace
     expect(host.NetworkMode).toBe('berth-ws_0123456789abcdef');
   });
 

@@ -26,6 +26,13 @@ export const WORKSPACE_PATH = '/workspace';
 export interface PlanContext {
   /** Does the engine offer gVisor, and what does the server setting say? */
   gvisorAvailable: boolean;
+  /**
+   * Seccomp profile for tiers 1-2: null keeps the engine default (Docker's); on Podman Berth passes
+   * a profile derived from Podman's default with Docker's namespace rules (engine/seccomp.ts).
+   */
+  seccompProfile: string | null;
+  /** Podman makes added capabilities effective for a non-root user; Docker keeps them as ceilings. */
+  addedCapsEffectiveForNonRoot: boolean;
   gvisorMode: 'prefer' | 'require' | 'off';
   platformUrl: string;
   /** Host env that passed the allow/deny filter. */
@@ -139,8 +146,10 @@ export function planWorkspace(
     tmpfs: sandboxed ? { '/tmp': 'rw,noexec,nosuid,nodev,size=64m' } : {},
     readOnlyRootfs: sandboxed,
     capDrop: privileged ? [] : ['ALL'],
-    capAdd: sandboxed || privileged ? [] : TIER2_CAPABILITIES,
+    // Ceilings for a non-root user on Docker; on Podman they would become effective, so none there.
+    capAdd: sandboxed || privileged || ctx.addedCapsEffectiveForNonRoot ? [] : TIER2_CAPABILITIES,
     noNewPrivileges: !privileged,
+    seccompProfile: privileged ? null : ctx.seccompProfile,
     privileged,
     pidModeHost: privileged,
     network: sandboxed
@@ -157,7 +166,9 @@ export function planWorkspace(
       { name: 'nofile', soft: 8192, hard: 8192 },
       { name: 'nproc', soft: 16384, hard: 16384 },
     ],
-    init: true,
+    // An init reaps zombies (H22); with the host's PID namespace (tiers 3-4) the host's init does,
+    // and Podman refuses an init process there.
+    init: !privileged,
     ociRuntime: sandboxed && ctx.gvisorMode !== 'off' && ctx.gvisorAvailable ? 'runsc' : null,
     logMaxSize: '10m',
     logMaxFiles: 3,

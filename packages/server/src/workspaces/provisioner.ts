@@ -18,6 +18,8 @@ export interface ProvisionerDeps {
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
   logger: Logger;
+  /** Seccomp profile for tiers 1-2 (null: the engine default), see engine/seccomp.ts. */
+  seccompProfile: () => string | null;
   /** PLATFORM_URL as workspaces see it (known once the API listens). */
   platformUrl: () => string;
   passthroughEnv: Record<string, string>;
@@ -45,6 +47,8 @@ export class Provisioner {
     const host = this.deps.config.engine.host ?? 'unix:///var/run/docker.sock';
     return planWorkspace(ws, runtime, {
       gvisorAvailable: this.engine.info?.capabilities.gvisor ?? false,
+      addedCapsEffectiveForNonRoot: this.engine.info?.capabilities.addedCapsEffectiveForNonRoot ?? false,
+      seccompProfile: this.deps.seccompProfile(),
       gvisorMode: this.deps.config.tiers.gvisor,
       platformUrl: this.deps.platformUrl(),
       passthroughEnv: this.deps.passthroughEnv,
@@ -163,25 +167,32 @@ export class Provisioner {
    */
   async removeAll(workspaceId: string): Promise<void> {
     const filter = workspaceFilter(workspaceId);
-    for (const c of await this.engine.containers.list(filter)) await this.engine.containers.remove(c.id);
+    const removeContainers = async () => {
+      for (const c of await this.engine.containers.list(filter)) await this.engine.containers.remove(c.id);
+    };
+    await removeContainers();
     for (const n of await this.engine.networks.list(filter)) {
-      await this.retryInUse(() => this.engine.networks.remove(n.name));
+      await this.retryInUse(() => this.engine.networks.remove(n.name), removeContainers);
     }
     for (const v of await this.engine.volumes.list(filter)) {
-      await this.retryInUse(() => this.engine.volumes.remove(v.name));
+      await this.retryInUse(() => this.engine.volumes.remove(v.name), removeContainers);
     }
   }
 
-  /** The engine may report a volume or network "in use" for a moment after its container is gone. */
-  private async retryInUse(fn: () => Promise<unknown>): Promise<void> {
+  /**
+   * An engine may still count a volume or network as used for a moment after its container is
+   * gone (Docker: "in use", Podman: "is being used"); retry, removing any straggler container.
+   */
+  private async retryInUse(fn: () => Promise<unknown>, beforeRetry: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await fn();
         return;
       } catch (err) {
-        const inUse = /in use|active endpoints/i.test(errorMessage(err));
+        const inUse = /in use|being used|active endpoints/i.test(errorMessage(err));
         if (!inUse || attempt >= 20) throw err;
         await sleep(100 + attempt * 50);
+        await beforeRetry();
       }
     }
   }
@@ -262,6 +273,7 @@ export class Provisioner {
       capDrop: ['ALL'],
       capAdd: ['CHOWN'],
       noNewPrivileges: true,
+      seccompProfile: this.deps.seccompProfile(),
       privileged: false,
       pidModeHost: false,
       network: { mode: 'none' },

@@ -135,8 +135,8 @@ export interface NormalizeContext {
   config: Pick<ResolvedConfig, 'tiers' | 'limits' | 'defaults' | 'hostPaths' | 'templatesDir' | 'dataDir'>;
   catalogue: RuntimeCatalogue;
   principal: Principal;
-  /** OCI runtimes the engine offers (null when the engine is unknown). */
-  engineRuntimes: string[] | null;
+  /** Whether the engine can run a workspace on gVisor (null when the engine is unknown). */
+  gvisorAvailable: boolean | null;
 }
 
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -171,15 +171,10 @@ export function normalizeSpec(
       `runtime "${runtime.name}" runs as ${runtime.user}; tiers 1-2 need a non-root uid:gid in the runtime catalogue`,
     );
   }
-  if (
-    tier === 1 &&
-    ctx.config.tiers.gvisor === 'require' &&
-    ctx.engineRuntimes &&
-    !ctx.engineRuntimes.includes('runsc')
-  ) {
+  if (tier === 1 && ctx.config.tiers.gvisor === 'require' && ctx.gvisorAvailable === false) {
     throw new AppError(
       'runtime_unavailable',
-      'tier 1 requires gVisor (tiers.gvisor: require) but the engine has no runsc runtime; install gVisor and register it as "runsc", or set tiers.gvisor to prefer',
+      'tier 1 requires gVisor (tiers.gvisor: require) but the engine cannot run runsc per container (Docker with a "runsc" runtime can; Podman\'s Docker-compatible API cannot); register gVisor with Docker, or set tiers.gvisor to prefer',
     );
   }
 

@@ -8,6 +8,7 @@ import {
 } from '@berth/protocol';
 import type { ResolvedConfig } from '../config/load.js';
 import type { NormalizedSpec, WorkspaceRecord } from '../domain/workspace.js';
+import { LABELS } from '../engine/labels.js';
 import type { EngineDriver } from '../engine/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -91,7 +92,7 @@ export class WorkspaceService {
       config: this.deps.config,
       catalogue: this.deps.catalogue,
       principal,
-      engineRuntimes: this.deps.engine.info?.ociRuntimes ?? null,
+      gvisorAvailable: this.deps.engine.info?.capabilities.gvisor ?? null,
     });
     if (!(await this.deps.engine.ping())) {
       throw new AppError(
@@ -234,6 +235,51 @@ export class WorkspaceService {
       return null;
     }
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
+  }
+
+  /**
+   * Watches the engine for workspace containers that die. A workspace that should be running and
+   * whose container exited becomes `failed` with `container_exited` (exit code, OOM, last output);
+   * stops and deletes Berth asked for are not failures (the status is stopping/deleting then).
+   */
+  watchEngine(signal: AbortSignal): void {
+    this.deps.engine.watchExits(
+      { [LABELS.managed]: 'true', [LABELS.role]: 'container' },
+      (exit) => {
+        const id = exit.labels[LABELS.workspace];
+        if (id)
+          void this.mutex
+            .run(id, () => this.onExit(id, exit.containerId))
+            .catch((err: unknown) => {
+              this.log.warn({ workspaceId: id, err: errorMessage(err) }, 'handling a container exit failed');
+            });
+      },
+      signal,
+    );
+  }
+
+  private async onExit(id: string, containerId: string): Promise<void> {
+    const ws = await this.repo.getById(id);
+    if (!ws || ws.status !== 'running' || ws.desiredState !== 'running' || ws.containerId !== containerId)
+      return;
+    const state = await this.deps.provisioner.findContainer(ws);
+    if (!state || state.running) return;
+    const logs = await this.deps.provisioner.lastLogLines(containerId);
+    const message = `the workspace process exited with code ${state.exitCode ?? '?'}${state.oomKilled ? ' (out of memory)' : ''}${logs ? `; last output:\n${logs}` : ''}`;
+    this.log.warn(
+      { workspaceId: id, exitCode: state.exitCode, oomKilled: state.oomKilled },
+      'workspace container exited',
+    );
+    await this.move(ws, 'failed', {
+      from: ['running'],
+      error: { code: 'container_exited', message },
+      endpoints: [],
+      event: ev('workspace.failed', message, {
+        code: 'container_exited',
+        exitCode: state.exitCode,
+        oomKilled: state.oomKilled,
+      }),
+    });
   }
 
   /** Resumes operations a previous server process left half-done (provisioning, stopping, deleting…). */

@@ -16,6 +16,7 @@ export interface SystemRouteDeps {
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
   platformUrl: () => string;
+  seccomp: () => 'engine-default' | 'berth-hardened';
 }
 
 const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Berth</title>
@@ -42,7 +43,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
     version: BERTH_VERSION,
     engine: deps.engine.info,
     engineHealthy: await deps.engine.ping(),
-    tiers: { allowPrivileged: deps.config.tiers.allowPrivileged, gvisor: deps.config.tiers.gvisor },
+    tiers: {
+      allowPrivileged: deps.config.tiers.allowPrivileged,
+      gvisor: deps.config.tiers.gvisor,
+      seccomp: deps.seccomp(),
+    },
     platformUrl: deps.platformUrl(),
   }));
 
