@@ -130,10 +130,10 @@ export class DockerEngine implements EngineDriver {
       let backoffMs = 500;
       while (!signal.aborted) {
         try {
-          const stream = (await this.streaming.getEvents({
+          const stream = await this.streaming.getEvents({
             filters,
             abortSignal: signal,
-          }));
+          });
           backoffMs = 500;
           await forEachJsonLine(stream, signal, (event: EngineEvent) => {
             if ((event.Action ?? event.status) !== 'die') return;
