@@ -31,7 +31,9 @@ ensure_node() {
     : # the system Node is recent enough
   else
     command -v npm >/dev/null || die "Node.js >= $BERTH_NODE_MAJOR_MIN is required and npm is missing; install Node.js 22 or newer (https://nodejs.org) and re-run."
-    say "system Node is ${sys_node:+$("$sys_node" --version)}${sys_node:-absent}; installing $BERTH_NODE_PACKAGE from the npm registry into .tools/node"
+    local found="absent"
+    [ -n "$sys_node" ] && found="$("$sys_node" --version)"
+    say "system Node is $found; installing $BERTH_NODE_PACKAGE from the npm registry into .tools/node"
     local tmp
     tmp="$(mktemp -d)"
     (cd "$tmp" && npm pack --silent "$BERTH_NODE_PACKAGE" >/dev/null 2>&1) || die "could not download $BERTH_NODE_PACKAGE from the npm registry"
@@ -58,7 +60,7 @@ ensure_deps() {
   local want
   want="$(node -p 'process.version')-$(sha256sum package-lock.json | cut -c1-16)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing npm dependencies with Node $(node --version) (native addons build from source; about a minute)"
+    say "installing npm dependencies with Node $(node --version)"
     npm ci --no-audit --no-fund --loglevel=error >&2
     echo "$want" >"$stamp"
   fi
