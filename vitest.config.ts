@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure decisions on plain data, no engine) and `engine` (real Docker daemon,
-// real SQLite files, real HTTP). scripts/test.sh runs both; CI must have an engine.
+// Three projects: `unit` (pure decisions on plain data), `helper` (the in-workspace helper binary
+// on real files and processes) and `engine` (real Docker daemon, real SQLite files, real HTTP).
+// scripts/test.sh runs all three; CI must have an engine.
 export default defineConfig({
   test: {
     projects: [
@@ -13,9 +14,19 @@ export default defineConfig({
         },
       },
       {
+        // berth-helper run directly on the host: no engine needed, but real files and processes.
+        test: {
+          name: 'helper',
+          include: ['packages/helper/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
         test: {
           name: 'engine',
           include: ['packages/*/test/**/*.test.ts'],
+          exclude: ['packages/helper/test/**'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -54,6 +54,17 @@ ensure_node() {
   export BERTH_NODE="$node_bin"
 }
 
+# berth-helper (packages/helper) is C, built statically: gcc and glibc's static libraries.
+ensure_compiler() {
+  if command -v gcc >/dev/null && { [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/libc.a ]; }; then return 0; fi
+  if can_install_debian_packages; then
+    say "installing gcc and libc6-dev (to build berth-helper statically)"
+    apt_install gcc libc6-dev make || die "could not install gcc and libc6-dev"
+  else
+    die "berth-helper needs gcc and glibc's static libraries (Debian: apt-get install gcc libc6-dev make)"
+  fi
+}
+
 ensure_deps() {
   cd "$BERTH_ROOT"
   local stamp="node_modules/.berth-deps-stamp"
@@ -122,7 +133,10 @@ ensure_busybox() {
 }
 
 ensure_node
-if [ "${BERTH_SETUP_SKIP_DEPS:-0}" != 1 ]; then ensure_deps; fi
+if [ "${BERTH_SETUP_SKIP_DEPS:-0}" != 1 ]; then
+  ensure_compiler
+  ensure_deps
+fi
 if [ "${BERTH_SETUP_SKIP_ENGINE:-0}" != 1 ]; then
   ensure_engine
   ensure_busybox

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from './cli.js';
 
@@ -48,6 +49,12 @@ describe('runCli', () => {
       'restart',
       'rm',
       'events',
+      'exec',
+      'shell',
+      'logs',
+      'files',
+      'cp',
+      'preview',
       'runtimes',
       'images',
       'tokens',
@@ -56,6 +63,111 @@ describe('runCli', () => {
     ]) {
       expect(stdout).toMatch(new RegExp(`\\n  ${command}\\b`));
     }
+    expect(stdout).toContain('Inside a workspace:');
+    expect(stdout).toContain('124');
+    expect(stdout).toContain('NDJSON');
+  });
+
+  it('documents every option of the new commands in their help', async () => {
+    const expectations: Record<string, string[]> = {
+      exec: ['--cwd', '--env', '--user', '--timeout', '--shell', '--no-stdin', '124'],
+      shell: ['--cmd', '--cwd', '--env', 'raw mode'],
+      logs: ['--follow', '--tail', '--timestamps', '--since', 'NDJSON'],
+      files: ['ls', 'cat', 'put', 'stat', 'mkdir', 'mv', 'rm'],
+      cp: ['<workspace>:<path>', '/.', 'symlink'],
+      preview: ['--ttl', 'cookie'],
+    };
+    for (const [command, words] of Object.entries(expectations)) {
+      const { code, stdout } = await run([command, '--help']);
+      expect(code).toBe(EXIT.ok);
+      for (const word of words) expect(stdout, `${command} --help`).toContain(word);
+    }
+    for (const sub of ['ls', 'cat', 'put', 'stat', 'mkdir', 'mv', 'rm']) {
+      const { code, stdout } = await run(['files', sub, '--help']);
+      expect(code).toBe(EXIT.ok);
+      expect(stdout).toContain('--root');
+    }
+  });
+
+  it('refuses berth shell without a terminal, suggesting exec', async () => {
+    const stdin = Object.assign(Readable.from([]), { isTTY: false });
+    const result = await run(['shell', 'ws1', '--url', 'http://127.0.0.1:9'], { stdin });
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain('berth exec');
+  });
+
+  it('refuses cp without exactly one workspace side', async () => {
+    expect((await run(['cp', './a', './b'])).code).toBe(EXIT.usage);
+    const both = await run(['cp', 'w1:a', 'w2:b']);
+    expect(both.code).toBe(EXIT.usage);
+    expect(both.stderr).toContain('between workspaces');
+  });
+
+  it('runs exec --json through POST /exec and exits with the command exit code', async () => {
+    const bodies: unknown[] = [];
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      expect(input instanceof Request ? input.url : input.toString()).toBe(
+        'http://berth.test/v1/workspaces/ws1/exec',
+      );
+      bodies.push(JSON.parse(init?.body as string));
+      return Promise.resolve(
+        Response.json({
+          exitCode: 3,
+          stdout: 'out',
+          stderr: '',
+          durationMs: 1,
+          timedOut: false,
+          truncated: { stdout: false, stderr: false },
+        }),
+      );
+    };
+    const stdin = Object.assign(Readable.from([Buffer.from('piped')]), { isTTY: false });
+    const result = await run(
+      [
+        'exec',
+        'ws1',
+        '--json',
+        '--url',
+        'http://berth.test',
+        '-e',
+        'A=1',
+        '--timeout',
+        '5s',
+        '--',
+        'sh',
+        '-c',
+        'exit 3',
+      ],
+      { fetch, stdin },
+    );
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({ exitCode: 3, stdout: 'out' });
+    expect(bodies).toEqual([
+      {
+        cmd: ['sh', '-c', 'exit 3'],
+        env: { A: '1' },
+        timeoutMs: 5000,
+        stdin: 'cGlwZWQ=',
+        stdinEncoding: 'base64',
+      },
+    ]);
+  });
+
+  it('prints a preview URL made absolute', async () => {
+    const fetch: typeof globalThis.fetch = () =>
+      Promise.resolve(
+        Response.json(
+          {
+            path: '/v1/workspaces/ws_1/ports/3000/?berth_preview=tok',
+            token: 'tok',
+            expiresAt: '2030-01-01T00:00:00.000Z',
+          },
+          { status: 201 },
+        ),
+      );
+    const result = await run(['preview', 'ws1', '3000', '--url', 'http://berth.test/'], { fetch });
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.stdout).toBe('http://berth.test/v1/workspaces/ws_1/ports/3000/?berth_preview=tok\n');
   });
 
   it('exits 2 on usage errors, with one JSON document under --json', async () => {

@@ -1,6 +1,12 @@
 import { createRequire } from 'node:module';
 import { DEFAULT_URL } from '@berth/protocol';
 import { Command, CommanderError } from 'commander';
+import { registerCp } from './commands/inside/cp.js';
+import { registerExec } from './commands/inside/exec.js';
+import { registerFiles } from './commands/inside/files.js';
+import { registerLogs } from './commands/inside/logs.js';
+import { registerPreview } from './commands/inside/preview.js';
+import { registerShell } from './commands/inside/shell.js';
 import { registerTokensCreate } from './commands/tokens/create.js';
 import { registerTokensList } from './commands/tokens/list.js';
 import { registerTokensRemove } from './commands/tokens/remove.js';
@@ -36,6 +42,8 @@ readable (the admin token \`berth serve\` writes; convenient on the server host)
 
 Output: tables and text on stdout. With --json every command prints exactly one JSON document on
 stdout: the resource, or {"error": {"code", "message", "requestId"}}. Progress and logs go to stderr.
+Exceptions: \`logs --json\` prints one document per log line (NDJSON); \`files cat\`, \`cp ... -\` and
+\`exec\` (without --json) write raw bytes; \`shell\` is interactive and has no --json.
 
 ${EXIT_CODES_HELP}`;
 
@@ -77,6 +85,14 @@ export function buildProgram(ctx: CliContext): Command {
   registerLifecycle(program, ctx, 'restart');
   registerRemove(program, ctx);
   registerEvents(program, ctx);
+
+  program.commandsGroup('Inside a workspace:');
+  registerExec(program, ctx);
+  registerShell(program, ctx);
+  registerLogs(program, ctx);
+  registerFiles(program, ctx);
+  registerCp(program, ctx);
+  registerPreview(program, ctx);
 
   program.commandsGroup('Server:');
   registerRuntimes(program, ctx);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ADMIN_TOKEN_FILE, DEFAULT_URL, defaultDataDir } from '@berth/protocol';
 import { Berth } from '@berth/sdk';
 import type { Command } from 'commander';
@@ -9,14 +10,22 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 
 /** Where output goes: `process.stdout`/`process.stderr`, or a collector in tests. */
 export interface TextOutput {
-  write(chunk: string): unknown;
+  /** Text, or raw bytes (command output, file contents). `false` asks the writer to wait for `drain`. */
+  write(chunk: string | Uint8Array): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
+  once?(event: 'drain', listener: () => void): unknown;
 }
+
+/** Where input comes from: `process.stdin`, or a stream in tests. */
+export type CliInput = Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
 
 export interface RunCliOptions {
   stdout?: TextOutput;
   stderr?: TextOutput;
+  /** Input for `exec` (forwarded when not a TTY), `shell` (a TTY) and `files put -`; default `process.stdin`. */
+  stdin?: CliInput;
   /** Environment for BERTH_URL, BERTH_TOKEN, BERTH_DATA_DIR and `-e KEY`; default `process.env`. */
   env?: Record<string, string | undefined>;
   /** Working directory for relative paths (--env-file, --file @x, --workspace-dir); default `process.cwd()`. */
@@ -43,6 +52,7 @@ export interface GlobalOptions {
 export class CliContext {
   readonly stdout: TextOutput;
   readonly stderr: TextOutput;
+  readonly #stdin: CliInput | undefined;
   readonly env: Record<string, string | undefined>;
   readonly cwd: string;
   readonly signal: AbortSignal | undefined;
@@ -57,10 +67,24 @@ export class CliContext {
     this.#options = options;
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
+    this.#stdin = options.stdin;
     this.env = options.env ?? process.env;
     this.cwd = options.cwd ?? process.cwd();
     this.signal = options.signal;
     this.now = options.now ?? (() => new Date());
+  }
+
+  /** The input stream, `process.stdin` unless given (touched only by commands that read it). */
+  get stdin(): CliInput {
+    return this.#stdin ?? process.stdin;
+  }
+
+  /** Writes bytes or text, waiting for `drain` when the output asks for it (pipes). */
+  async write(output: TextOutput, chunk: string | Uint8Array): Promise<void> {
+    const ok = output.write(chunk);
+    if (ok === false && typeof output.once === 'function') {
+      await new Promise<void>((resolve) => output.once?.('drain', resolve));
+    }
   }
 
   attach(program: Command): void {

@@ -55,11 +55,13 @@ export function exitCodeFor(err: unknown): ExitCode {
 /** The `berth --help` epilogue section listing the exit codes. */
 export const EXIT_CODES_HELP = `Exit codes:
   0  success
-  1  generic or internal error
+  1  generic or internal error (also: berth cp refused an unsafe entry of a downloaded archive)
   2  usage error (unknown option, bad value, missing argument)
-  3  not found (workspace, token, API route)
-  4  conflict or invalid state (name taken, start while deleting)
-  5  validation error (the server refused the input, 4xx)
+  3  not found (workspace, token, file, command, terminal, API route)
+  4  conflict or invalid state (name taken, start while deleting, file exists, directory not empty)
+  5  validation error (the server refused the input, 4xx: bad path, archive, file too large)
   6  authentication or permission error (401/403)
   7  server or engine unavailable (5xx, connection refused, client-side timeout)
-  8  workspace failed (create/start/restart ended in status failed)`;
+  8  workspace failed (create/start/restart ended in status failed)
+  exec and shell exit with the command's own exit code once it ran (124 when exec --timeout
+  killed it, as timeout(1)); the codes above apply when berth itself failed.`;

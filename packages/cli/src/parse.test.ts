@@ -2,13 +2,17 @@ import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import {
   collect,
+  parseCopyLocation,
+  parseDuration,
   parseEnvFile,
   parseEnvFlag,
   parseFileSpec,
   parseInteger,
   parseKeyValue,
+  parseOctalMode,
   parsePortSpec,
   parsePositiveNumber,
+  parseSince,
   parseStatusList,
   parseTier,
 } from './parse.js';
@@ -117,5 +121,65 @@ describe('collect', () => {
   it('accumulates repeated values', () => {
     const add = collect(parsePortSpec);
     expect(add('81:b', add('80', undefined))).toEqual([80, { port: 81, name: 'b' }]);
+  });
+});
+
+describe('parseOctalMode', () => {
+  it('takes three octal digits, optionally with a leading 0', () => {
+    expect(parseOctalMode('644')).toBe(0o644);
+    expect(parseOctalMode('0755')).toBe(0o755);
+  });
+  it.each(['4755', '888', '64', 'rw', ''])('refuses %j', (raw) => {
+    expect(() => parseOctalMode(raw)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('parseDuration', () => {
+  it('reads milliseconds and units', () => {
+    expect(parseDuration('1500')).toBe(1500);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('1.5m')).toBe(90_000);
+    expect(parseDuration('2h')).toBe(7_200_000);
+    expect(parseDuration('250ms')).toBe(250);
+  });
+  it.each(['', 'soon', '-1', '0', '5w'])('refuses %j', (raw) => {
+    expect(() => parseDuration(raw)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('parseSince', () => {
+  const now = () => new Date('2024-05-01T12:00:00Z');
+  it('reads Unix seconds, ISO times and ages', () => {
+    expect(parseSince('1714564800', now)).toBe(1714564800);
+    expect(parseSince('2024-05-01T11:00:00Z', now)).toBe(Date.parse('2024-05-01T11:00:00Z') / 1000);
+    expect(parseSince('10m', now)).toBe(Date.parse('2024-05-01T11:50:00Z') / 1000);
+    expect(parseSince('1d', now)).toBe(Date.parse('2024-04-30T12:00:00Z') / 1000);
+  });
+  it.each(['yesterday', '12', '2024-13-45', '10x'])('refuses %j', (raw) => {
+    expect(() => parseSince(raw, now)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('parseCopyLocation', () => {
+  it('tells workspace paths from local ones as docker cp does', () => {
+    expect(parseCopyLocation('agent-1:/workspace/src')).toEqual({
+      kind: 'remote',
+      workspace: 'agent-1',
+      path: '/workspace/src',
+    });
+    expect(parseCopyLocation('ws_abc123:out')).toEqual({
+      kind: 'remote',
+      workspace: 'ws_abc123',
+      path: 'out',
+    });
+    expect(parseCopyLocation('w:')).toEqual({ kind: 'remote', workspace: 'w', path: '' });
+    expect(parseCopyLocation('./a:b')).toEqual({ kind: 'local', path: './a:b' });
+    expect(parseCopyLocation('/tmp/a:b')).toEqual({ kind: 'local', path: '/tmp/a:b' });
+    expect(parseCopyLocation('file.txt')).toEqual({ kind: 'local', path: 'file.txt' });
+    expect(parseCopyLocation('-')).toEqual({ kind: 'local', path: '-' });
+  });
+  it('refuses what is neither', () => {
+    expect(() => parseCopyLocation('Bad_Name:x')).toThrow(/\.\/Bad_Name:x/);
+    expect(() => parseCopyLocation('')).toThrow(InvalidArgumentError);
   });
 });

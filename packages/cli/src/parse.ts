@@ -147,3 +147,68 @@ export function parseStatusList(raw: string): WorkspaceStatus[] {
 export function collect<T>(parse: (raw: string) => T): (raw: string, previous: T[] | undefined) => T[] {
   return (raw, previous) => [...(previous ?? []), parse(raw)];
 }
+
+/** An octal permission mode such as `644` or `0755` (no setuid, setgid or sticky bits). */
+export function parseOctalMode(raw: string): number {
+  if (!/^0?[0-7]{3}$/.test(raw)) {
+    throw new InvalidArgumentError(
+      `expected an octal permission mode such as 644, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return parseInt(raw, 8);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: milliseconds as a plain number, or with a unit: `500ms`, `30s`, `5m`, `2h`, `1d`. */
+export function parseDuration(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!m) {
+    throw new InvalidArgumentError(
+      `expected a duration such as 30000 (ms), 30s, 5m or 2h, got ${JSON.stringify(raw)}`,
+    );
+  }
+  const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']!);
+  if (ms < 1) throw new InvalidArgumentError(`duration ${JSON.stringify(raw)} is shorter than 1 ms`);
+  return ms;
+}
+
+/**
+ * `--since`: Unix seconds (`1700000000`), an RFC 3339 / ISO time, or an age (`10m`, `2h`, `1d`)
+ * before `now`. Returns Unix seconds.
+ */
+export function parseSince(raw: string, now: () => Date = () => new Date()): number {
+  const text = raw.trim();
+  if (/^\d{9,}$/.test(text)) return Number(text);
+  const age = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (age) return Math.floor((now().getTime() - Number(age[1]) * DURATION_UNITS[age[2]!]!) / 1000);
+  if (/^\d{4}-\d\d-\d\d/.test(text)) {
+    const at = Date.parse(text);
+    if (Number.isFinite(at)) return Math.floor(at / 1000);
+  }
+  throw new InvalidArgumentError(
+    `expected Unix seconds, an ISO time (2024-05-01T12:00:00Z) or an age (10m, 2h), got ${JSON.stringify(raw)}`,
+  );
+}
+
+/** One side of `berth cp`: a local path, or `<workspace>:<path>` inside a workspace. */
+export type CopyLocation =
+  { kind: 'local'; path: string } | { kind: 'remote'; workspace: string; path: string };
+
+/**
+ * Parses a `berth cp` operand as `docker cp` does: `<workspace>:<path>` is inside a workspace; a path
+ * starting with `/` or `.` is always local (so local names containing `:` can be written `./a:b`).
+ */
+export function parseCopyLocation(raw: string): CopyLocation {
+  if (raw === '') throw new InvalidArgumentError('empty path');
+  if (raw === '-' || raw.startsWith('/') || raw.startsWith('.')) return { kind: 'local', path: raw };
+  const colon = raw.indexOf(':');
+  if (colon < 0) return { kind: 'local', path: raw };
+  const workspace = raw.slice(0, colon);
+  if (!/^(ws_[a-z0-9]+|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/.test(workspace)) {
+    throw new InvalidArgumentError(
+      `${JSON.stringify(workspace)} is not a workspace name or id; write a local path containing ':' as ./${raw}`,
+    );
+  }
+  return { kind: 'remote', workspace, path: raw.slice(colon + 1) };
+}

@@ -130,6 +130,66 @@ export const ERROR_CODES = {
     summary:
       'A container, volume or network Berth needs exists without Berth’s labels; Berth never touches it.',
   },
+  readiness_failed: {
+    status: 500,
+    workspace: true,
+    summary: 'The readiness probe did not pass within its timeout; the message has the probe’s last result.',
+  },
+  invalid_path: {
+    status: 400,
+    workspace: false,
+    summary: 'A file path is absolute, has `..`, empty or control-character components, or is too long.',
+  },
+  path_escapes_root: {
+    status: 400,
+    workspace: false,
+    summary: 'The path leads outside its root (`/workspace` or `/configs`) through a symlink, or loops.',
+  },
+  file_not_found: { status: 404, workspace: false, summary: 'No file or directory at that path.' },
+  file_exists: { status: 409, workspace: false, summary: 'Something already exists at the target path.' },
+  not_a_directory: {
+    status: 400,
+    workspace: false,
+    summary: 'A path component, or the target, is not a directory.',
+  },
+  is_a_directory: {
+    status: 400,
+    workspace: false,
+    summary: 'The target is a directory where a file was expected.',
+  },
+  directory_not_empty: {
+    status: 409,
+    workspace: false,
+    summary: 'The directory is not empty; pass `recursive=true` to remove it with its contents.',
+  },
+  file_too_large: { status: 413, workspace: false, summary: 'The file or archive exceeds its byte cap.' },
+  file_permission_denied: {
+    status: 403,
+    workspace: false,
+    summary: 'The workspace user may not access that path (Berth acts as the workspace user).',
+  },
+  unsupported_file_type: {
+    status: 400,
+    workspace: false,
+    summary: 'Only regular files (and directories) are read or archived: not devices, FIFOs or sockets.',
+  },
+  invalid_archive: {
+    status: 400,
+    workspace: false,
+    summary:
+      'The archive is malformed or has a refused entry (`..`, absolute, links out, devices, FIFOs, setuid bits, duplicates) or exceeds a cap.',
+  },
+  command_not_found: { status: 404, workspace: false, summary: 'No command with that id in this workspace.' },
+  terminal_not_found: {
+    status: 404,
+    workspace: false,
+    summary: 'No live terminal with that id in this workspace.',
+  },
+  port_not_declared: {
+    status: 404,
+    workspace: false,
+    summary: 'The port is not one of the workspace’s declared ports, or is not published.',
+  },
   internal: {
     status: 500,
     workspace: true,

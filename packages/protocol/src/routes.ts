@@ -17,8 +17,37 @@ export const ROUTES = {
   restartWorkspace: { method: 'POST', path: '/v1/workspaces/:id/restart' },
   deleteWorkspace: { method: 'DELETE', path: '/v1/workspaces/:id' },
   listWorkspaceEvents: { method: 'GET', path: '/v1/workspaces/:id/events' },
+  exec: { method: 'POST', path: '/v1/workspaces/:id/exec' },
+  startCommand: { method: 'POST', path: '/v1/workspaces/:id/commands' },
+  listCommands: { method: 'GET', path: '/v1/workspaces/:id/commands' },
+  getCommand: { method: 'GET', path: '/v1/workspaces/:id/commands/:cid' },
+  killCommand: { method: 'POST', path: '/v1/workspaces/:id/commands/:cid/kill' },
+  streamNewCommand: { method: 'GET', path: '/v1/workspaces/:id/commands/stream', websocket: true },
+  streamCommand: { method: 'GET', path: '/v1/workspaces/:id/commands/:cid/stream', websocket: true },
+  listTerminals: { method: 'GET', path: '/v1/workspaces/:id/terminals' },
+  killTerminal: { method: 'DELETE', path: '/v1/workspaces/:id/terminals/:tid' },
+  streamNewTerminal: { method: 'GET', path: '/v1/workspaces/:id/terminals/stream', websocket: true },
+  streamTerminal: { method: 'GET', path: '/v1/workspaces/:id/terminals/:tid/stream', websocket: true },
+  listFiles: { method: 'GET', path: '/v1/workspaces/:id/files' },
+  statFile: { method: 'GET', path: '/v1/workspaces/:id/files/stat' },
+  readFile: { method: 'GET', path: '/v1/workspaces/:id/files/content' },
+  writeFile: { method: 'PUT', path: '/v1/workspaces/:id/files/content' },
+  makeDir: { method: 'POST', path: '/v1/workspaces/:id/files/mkdir' },
+  moveFile: { method: 'POST', path: '/v1/workspaces/:id/files/move' },
+  removeFile: { method: 'DELETE', path: '/v1/workspaces/:id/files' },
+  downloadArchive: { method: 'GET', path: '/v1/workspaces/:id/files/archive' },
+  uploadArchive: { method: 'PUT', path: '/v1/workspaces/:id/files/archive' },
+  logs: { method: 'GET', path: '/v1/workspaces/:id/logs' },
+  createPreview: { method: 'POST', path: '/v1/workspaces/:id/previews' },
+  proxy: { method: 'GET', path: '/v1/workspaces/:id/ports/:port/*' },
   createToken: { method: 'POST', path: '/v1/tokens' },
   listTokens: { method: 'GET', path: '/v1/tokens' },
   revokeToken: { method: 'DELETE', path: '/v1/tokens/:id' },
 } as const;
 export type RouteName = keyof typeof ROUTES;
+
+/** WebSocket message kinds (docs/streams.md). */
+export const STREAM_BYTES = { stdout: 1, stderr: 2 } as const;
+/** Subprotocol of Berth's streams; the token can ride along as `berth.bearer.<base64url(token)>`. */
+export const STREAM_PROTOCOL = 'berth.v1';
+export const BEARER_PROTOCOL_PREFIX = 'berth.bearer.';

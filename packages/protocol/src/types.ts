@@ -29,6 +29,8 @@ export interface WorkspaceSpecInput {
   files?: Record<string, ConfigFileInput>;
   /** Name of a config template directory (server `templatesDir`), copied into `/configs` first. */
   template?: string;
+  /** Overrides the runtime's readiness probe: the workspace is `running` once it passes. */
+  readiness?: ReadinessProbe;
 }
 
 export interface Resources {
@@ -88,6 +90,8 @@ export interface Workspace {
   /** Paths of the `files` written into /configs (contents are not echoed). */
   files: string[];
   template: string | null;
+  /** The probe that decides when it is running (the spec's, else the runtime's), if any. */
+  readiness: ReadinessProbe | null;
   /** sha256 of the normalised spec; also the container's `berth.spec-hash` label. */
   specHash: string;
   generation: number;
@@ -190,4 +194,100 @@ export interface CreatedApiToken {
   token: ApiToken;
   /** The bearer secret. Shown once; Berth stores only its hash. */
   secret: string;
+}
+
+/** Which directory a file path is relative to. */
+export type FileRoot = 'workspace' | 'configs';
+
+export interface FileInfo {
+  /** Relative to the root. */
+  path: string;
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  size: number;
+  /** Permission bits, e.g. 420 (0644). */
+  mode: number;
+  modifiedAt: string;
+  linkTarget?: string;
+}
+
+/** `POST /v1/workspaces/:id/exec` and the `start` message of a command stream. */
+export interface CommandInput {
+  /** argv, run directly (no shell). Exactly one of `cmd` and `command`. */
+  cmd?: string[];
+  /** A command line, run by `/bin/sh -c` inside the workspace (never a host shell). */
+  command?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Numeric `uid[:gid]` inside the workspace; tiers 1-2 refuse uid 0. */
+  user?: string;
+  timeoutMs?: number;
+}
+
+export interface ExecInput extends CommandInput {
+  /** Text for the command's stdin (UTF-8), or base64 with `stdinEncoding: 'base64'`. */
+  stdin?: string;
+  stdinEncoding?: 'utf8' | 'base64';
+  /** Bytes kept per stream; more is discarded and `truncated` says so. */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  truncated: { stdout: boolean; stderr: boolean };
+}
+
+export interface CommandInfo {
+  id: string;
+  workspaceId: string;
+  cmd: string[];
+  background: boolean;
+  startedAt: string;
+  running: boolean;
+  exitCode: number | null;
+  timedOut: boolean;
+}
+
+export interface TerminalInfo {
+  id: string;
+  workspaceId: string;
+  cmd: string[];
+  cols: number;
+  rows: number;
+  startedAt: string;
+  attached: boolean;
+  running: boolean;
+}
+
+/** One line of a workspace's output (`GET /v1/workspaces/:id/logs`, NDJSON). */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, when `timestamps` was asked for. */
+  time?: string;
+  text: string;
+}
+
+/** Readiness probe: exactly one of `http`, `tcp` and `command`. */
+export interface ReadinessProbe {
+  http?: { port: number; path?: string };
+  tcp?: { port: number };
+  command?: string[];
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+export interface Preview {
+  /** Path (under the Berth URL) that opens the port in a browser; the token becomes a cookie. */
+  path: string;
+  token: string;
+  expiresAt: string;
+}
+
+export interface UploadSummary {
+  entries: number;
+  bytes: number;
 }

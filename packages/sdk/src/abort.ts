@@ -55,3 +55,42 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** A deadline whose timer can be stopped early while the caller's signal stays linked. */
+export interface ResettableDeadline {
+  signal: AbortSignal | undefined;
+  /** Stops the timer; the caller's signal still aborts `signal`. */
+  clear(): void;
+  /** Stops the timer and unlinks the caller's signal. */
+  release(): void;
+}
+
+/**
+ * Like `deadline`, but the timer can be stopped once the part it bounds is over (e.g. response
+ * headers arrived and the body is a stream the caller reads at its own pace).
+ */
+export function resettableDeadline(
+  timeoutMs: number | undefined,
+  signal: AbortSignal | undefined,
+): ResettableDeadline {
+  const hasTimeout = timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs);
+  if (!hasTimeout) return { signal, clear: () => undefined, release: () => undefined };
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException('The operation timed out.', 'TimeoutError'));
+  }, timeoutMs);
+  const onAbort = (): void => {
+    clearTimeout(timer);
+    controller.abort(signal?.reason);
+  };
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => clearTimeout(timer),
+    release: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}

@@ -1,5 +1,12 @@
-import { DEFAULT_URL, ROUTES, type RouteName } from '@berth/protocol';
-import { abortError, deadline } from './abort.js';
+import {
+  BEARER_PROTOCOL_PREFIX,
+  DEFAULT_URL,
+  ROUTES,
+  STREAM_PROTOCOL,
+  type RouteName,
+} from '@berth/protocol';
+import { abortError, deadline, resettableDeadline } from './abort.js';
+import { base64url } from './bytes.js';
 import { BerthError, ConnectionError, errorFromResponse } from './errors.js';
 
 /** Default deadline of one plain request (get, list, ...), in milliseconds. */
@@ -16,7 +23,15 @@ export interface BerthOptions {
   timeoutMs?: number;
   /** A `fetch` implementation; default the global one. */
   fetch?: typeof fetch;
+  /**
+   * A browser-compatible `WebSocket` constructor for commands and terminals; default the global one
+   * (browsers, Node.js >= 22).
+   */
+  WebSocket?: WebSocketConstructor;
 }
+
+/** The standard (browser) `WebSocket` constructor shape. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
 
 /** Every call accepts these: a deadline in milliseconds (0 disables) and a caller's abort signal. */
 export interface RequestOptions {
@@ -35,6 +50,20 @@ export interface CallOptions extends RequestOptions {
   headers?: Record<string, string>;
   /** Non-2xx statuses whose body is a result rather than an error (health answers 503 when degraded). */
   acceptStatus?: readonly number[];
+}
+
+/** A raw request body: file content or an archive. */
+export type RawBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+export interface RawCallOptions extends Omit<CallOptions, 'body'> {
+  /** Sent as-is with `contentType`. */
+  rawBody?: RawBody;
+  contentType?: string;
+  /**
+   * What the deadline covers: the whole exchange including `consume` (default), or only until the
+   * response headers arrived (streams handed to the caller, which the caller's signal still ends).
+   */
+  deadlineCovers?: 'all' | 'headers';
 }
 
 export interface ApiResponse<T> {
@@ -121,12 +150,90 @@ export class HttpClient {
   readonly timeoutMs: number;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch;
+  readonly #WebSocket: WebSocketConstructor | undefined;
 
   constructor(options: BerthOptions = {}) {
     this.url = normaliseBaseUrl(options.url ?? readEnv('BERTH_URL') ?? DEFAULT_URL);
     this.#token = options.token === null ? undefined : (options.token ?? readEnv('BERTH_TOKEN'));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#WebSocket = options.WebSocket;
+  }
+
+  /** The `ws:`/`wss:` URL of a WebSocket route. */
+  webSocketUrl(
+    route: RouteName,
+    params?: Record<string, string>,
+    query?: Record<string, QueryValue>,
+  ): string {
+    const path = fillPath(ROUTES[route].path, params);
+    return `${this.url.replace(/^http/, 'ws')}${path}${buildQuery(query)}`;
+  }
+
+  /** Subprotocols of a stream: `berth.v1`, plus the token (browsers cannot send an Authorization header). */
+  webSocketProtocols(): string[] {
+    const protocols = [STREAM_PROTOCOL];
+    if (this.#token !== undefined) protocols.push(`${BEARER_PROTOCOL_PREFIX}${base64url(this.#token)}`);
+    return protocols;
+  }
+
+  /** Opens a WebSocket with the configured (or global) constructor. */
+  openWebSocket(url: string): WebSocket {
+    const Ctor = this.#WebSocket ?? (globalThis as unknown as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (Ctor === undefined) {
+      throw new BerthError({
+        code: 'websocket_unavailable',
+        message:
+          'no WebSocket implementation: use Node.js >= 22 or a browser, or pass the `WebSocket` option',
+      });
+    }
+    return new Ctor(url, this.webSocketProtocols());
+  }
+
+  /**
+   * Calls a route with an optional raw body and hands the response (2xx, not yet read) to `consume`.
+   * Errors are decoded as in `call`; the deadline covers `consume` unless `deadlineCovers: 'headers'`.
+   */
+  async callRaw<T>(
+    route: RouteName,
+    options: RawCallOptions,
+    consume: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    const { method, path: template } = ROUTES[route];
+    const path = fillPath(template, options.params);
+    const url = `${this.url}${path}${buildQuery(options.query)}`;
+    const headers: Record<string, string> = { accept: '*/*', ...options.headers };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const init: RequestInit & { duplex?: 'half' } = { method, headers };
+    if (options.rawBody !== undefined) {
+      headers['content-type'] = options.contentType ?? 'application/octet-stream';
+      init.body = options.rawBody as RequestInit['body'];
+      // Streaming request bodies need half duplex (Node.js, Chromium).
+      if (isReadableStream(options.rawBody)) init.duplex = 'half';
+    }
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const limit = resettableDeadline(timeoutMs, options.signal);
+    init.signal = limit.signal;
+    const what = `${method} ${path}`;
+    try {
+      const response = await this.#fetch(url, init);
+      if (!response.ok) throw await errorFromResponse(response, { hadToken: this.hasToken });
+      if (options.deadlineCovers === 'headers') limit.clear();
+      return await consume(response);
+    } catch (err) {
+      if (limit.signal?.aborted) throw abortError(limit.signal, what, timeoutMs);
+      if (err instanceof BerthError) throw err;
+      const reason = failureReason(err);
+      throw new ConnectionError({
+        code: 'connection_failed',
+        message: `${what} failed: cannot reach the Berth server at ${this.url}${reason ? ` (${reason})` : ''}`,
+        cause: err,
+      });
+    } finally {
+      // A stream handed to the caller stays tied to the caller's signal; everything else lets go.
+      if (options.deadlineCovers === 'headers') limit.clear();
+      else limit.release();
+    }
   }
 
   /** Whether a token is configured (the token itself is never exposed). */
@@ -167,6 +274,10 @@ export class HttpClient {
       });
     }
   }
+}
+
+function isReadableStream(value: unknown): value is ReadableStream<Uint8Array> {
+  return typeof ReadableStream !== 'undefined' && value instanceof ReadableStream;
 }
 
 function parseBody<T>(text: string, response: Response): T {

@@ -1,11 +1,25 @@
-import type { ErrorCode, Workspace as WorkspaceData } from '@berth/protocol';
+import {
+  ERROR_CODES,
+  type ErrorCode,
+  type ExecResult,
+  type Workspace as WorkspaceData,
+} from '@berth/protocol';
 
 /**
  * Codes the SDK itself produces, besides the server's `ERROR_CODES`: the request timed out on the
- * client, the server could not be reached, the server answered something that is not the API, or the
- * client was configured with an unusable URL. Unknown server codes pass through as plain strings.
+ * client, the server could not be reached (or a stream broke off), the server answered something that
+ * is not the API, the client was configured with an unusable URL, no WebSocket implementation exists,
+ * a command exited non-zero (`CommandExitError`), or the caller disconnected a handle it then waited
+ * on. Unknown server codes pass through as plain strings.
  */
-export type ClientErrorCode = 'timeout' | 'connection_failed' | 'invalid_response' | 'invalid_url';
+export type ClientErrorCode =
+  | 'timeout'
+  | 'connection_failed'
+  | 'invalid_response'
+  | 'invalid_url'
+  | 'websocket_unavailable'
+  | 'command_exit'
+  | 'disconnected';
 export type BerthErrorCode = ErrorCode | ClientErrorCode | (string & Record<never, never>);
 
 export interface BerthErrorInit {
@@ -85,6 +99,57 @@ export class WorkspaceFailedError extends BerthError {
     });
     this.workspace = workspace;
   }
+}
+
+/**
+ * A command exited with a non-zero code (or was killed by its timeout: `timedOut`). Thrown by
+ * `commands.run()` and `CommandHandle.wait()` unless `allowNonZeroExit` is set, as E2B's
+ * `CommandExitError`; the full result (output included) is in `result`.
+ */
+export class CommandExitError extends BerthError {
+  override readonly name = 'CommandExitError';
+  readonly result: ExecResult;
+
+  constructor(result: ExecResult, what = 'command') {
+    const why = result.timedOut ? 'timed out and was killed' : `exited with code ${result.exitCode}`;
+    const tail = lastLine(result.stderr);
+    super({
+      code: 'command_exit',
+      message: `${what} ${why}${tail === '' ? '' : `: ${tail}`}`,
+      details: { exitCode: result.exitCode, timedOut: result.timedOut },
+    });
+    this.result = result;
+  }
+
+  get exitCode(): number {
+    return this.result.exitCode;
+  }
+  get stdout(): string {
+    return this.result.stdout;
+  }
+  get stderr(): string {
+    return this.result.stderr;
+  }
+  get timedOut(): boolean {
+    return this.result.timedOut;
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trimEnd().split('\n');
+  const line = lines[lines.length - 1] ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/**
+ * The error for a code and message that arrived without an HTTP status (a stream's
+ * `{"type":"error"}` message): the status comes from the code registry, else from the close code.
+ */
+export function errorFromCode(code: string, message: string, fallbackStatus = 400): BerthError {
+  const known = (ERROR_CODES as Record<string, { status: number } | undefined>)[code];
+  const status = known?.status ?? fallbackStatus;
+  const ErrorClass = errorClassForStatus(status);
+  return new ErrorClass({ code, message, status });
 }
 
 /** The code the SDK assumes when an error response has no usable JSON body. */

@@ -1,5 +1,16 @@
 export type {
   ApiToken,
+  CommandInfo,
+  CommandInput,
+  ExecInput,
+  ExecResult,
+  FileInfo,
+  FileRoot,
+  LogLine,
+  Preview,
+  ReadinessProbe,
+  TerminalInfo,
+  UploadSummary,
   ConfigFileInput,
   CreatedApiToken,
   Endpoint,
@@ -25,11 +36,48 @@ export {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
   type BerthOptions,
+  type RawBody,
   type RequestOptions,
+  type WebSocketConstructor,
 } from './client.js';
+export {
+  CommandHandle,
+  Commands,
+  DEFAULT_STREAM_OUTPUT_BYTES,
+  type BackgroundOptions,
+  type CommandOptions,
+  type CommandResult,
+  type ConnectOptions,
+  type ForegroundOptions,
+  type OutputCallbacks,
+} from './commands.js';
+export {
+  Files,
+  resolveFilePath,
+  type DownloadArchiveOptions,
+  type FileData,
+  type FileList,
+  type FileOptions,
+  type ListOptions as FileListOptions,
+  type MakeDirOptions,
+  type ReadFormat,
+  type ReadOptions,
+  type RemoveOptions,
+  type RenameOptions,
+  type StatOptions,
+  type UploadArchiveOptions,
+  type WriteOptions,
+} from './files.js';
+export type { OutputStream, Signal } from './frames.js';
+export { WorkspaceRef, type PreviewOptions, type PreviewUrl } from './inside.js';
+export { type FollowLogsOptions, type LogsOptions } from './logs.js';
+export { NdjsonParser } from './ndjson.js';
+export { Pty, PtyHandle, type PtyConnectOptions, type PtyCreateOptions } from './pty.js';
+export { Utf8StreamDecoder } from './bytes.js';
 export {
   AuthenticationError,
   BerthError,
+  CommandExitError,
   ConflictError,
   ConnectionError,
   NotFoundError,

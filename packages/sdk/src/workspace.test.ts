@@ -43,6 +43,9 @@ function recordingOps(removeResult?: WorkspaceData) {
       return removeResult;
     },
     events: () => Promise.resolve({ items: [], nextCursor: null }),
+    inside: () => {
+      throw new Error('not used');
+    },
   };
   return { ops, calls, release: () => release() };
 }

@@ -1,5 +1,6 @@
 import type {
   DesiredState,
+  LogLine,
   Endpoint,
   PortSpec,
   Progress,
@@ -12,6 +13,11 @@ import type {
   WorkspaceStatus,
 } from '@berth/protocol';
 import type { RequestOptions } from './client.js';
+import type { Commands } from './commands.js';
+import type { Files } from './files.js';
+import type { PreviewOptions, PreviewUrl, WorkspaceRef } from './inside.js';
+import type { FollowLogsOptions, LogsOptions } from './logs.js';
+import type { Pty } from './pty.js';
 
 /** Options of operations that can wait for the engine (`wait` defaults to true). */
 export interface WaitOptions extends RequestOptions {
@@ -43,6 +49,8 @@ export interface WorkspaceOps {
   lifecycle(action: LifecycleAction, id: string, options: WaitOptions): Promise<WorkspaceData>;
   remove(id: string, options: WaitOptions): Promise<WorkspaceData | undefined>;
   events(id: string, options: EventsOptions): Promise<EventsPage>;
+  /** Commands, terminals, files, logs and previews of a workspace. */
+  inside(id: string): WorkspaceRef;
 }
 
 /**
@@ -55,6 +63,7 @@ export class Workspace implements AsyncDisposable {
   readonly #ops: WorkspaceOps;
   #deleting: Promise<void> | undefined;
   #deleted = false;
+  #inside: WorkspaceRef | undefined;
 
   /** @internal Handles come from `berth.workspaces.create/get/list`. */
   constructor(ops: WorkspaceOps, data: WorkspaceData) {
@@ -115,7 +124,11 @@ export class Workspace implements AsyncDisposable {
   get labels(): Readonly<Record<string, string>> {
     return this.#data.labels;
   }
-  get files(): readonly string[] {
+  /**
+   * Paths (relative to `/configs`) of the `files` written at create (`data.files`); the contents are
+   * not echoed. `ws.files` is the file API.
+   */
+  get configFiles(): readonly string[] {
     return this.#data.files;
   }
   get template(): string | null {
@@ -149,6 +162,47 @@ export class Workspace implements AsyncDisposable {
     return this.#data.endpoints.find((e) =>
       typeof nameOrPort === 'number' ? e.containerPort === nameOrPort : e.name === nameOrPort,
     );
+  }
+
+  get #ref(): WorkspaceRef {
+    this.#inside ??= this.#ops.inside(this.id);
+    return this.#inside;
+  }
+
+  /** Run commands in the workspace: `run`, `start`, `connect`, `list`, `kill` (E2B-style). */
+  get commands(): Commands {
+    return this.#ref.commands;
+  }
+
+  /** Interactive terminals: `create`, `connect`, `list`, `kill`. */
+  get pty(): Pty {
+    return this.#ref.pty;
+  }
+
+  /** Files under `/workspace` and `/configs`: read, write, list, stat, archives, ... */
+  get files(): Files {
+    return this.#ref.files;
+  }
+
+  /**
+   * The workspace process's output lines: an array, or with `follow: true` each line to `onLine` as it
+   * comes until the workspace stops or `signal` aborts.
+   */
+  logs(options: FollowLogsOptions): Promise<void>;
+  logs(options?: LogsOptions & { follow?: false }): Promise<LogLine[]>;
+  logs(options?: LogsOptions): Promise<LogLine[] | void>;
+  logs(options: LogsOptions = {}): Promise<LogLine[] | void> {
+    return this.#ref.logs(options);
+  }
+
+  /** The log lines as an async iterator (`follow: true` keeps it open). */
+  logLines(options: LogsOptions = {}): AsyncGenerator<LogLine> {
+    return this.#ref.logLines(options);
+  }
+
+  /** A browser URL for a declared port (`{ url, path, token, expiresAt }`); see `endpoint()` for direct access. */
+  getPreviewUrl(port: number, options: PreviewOptions = {}): Promise<PreviewUrl> {
+    return this.#ref.getPreviewUrl(port, options);
   }
 
   /** Re-reads the workspace from the server. */

@@ -1,4 +1,5 @@
 import type {
+  LogLine,
   Page,
   Progress,
   Workspace as WorkspaceData,
@@ -8,7 +9,9 @@ import type {
 } from '@berth/protocol';
 import { deadline, isTimeoutReason, sleep } from './abort.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, type HttpClient, type QueryValue, type RequestOptions } from './client.js';
+import type { FollowLogsOptions, LogsOptions } from './logs.js';
 import { TimeoutError, WorkspaceFailedError } from './errors.js';
+import { WorkspaceRef } from './inside.js';
 import {
   Workspace,
   type EventsOptions,
@@ -64,7 +67,23 @@ export class Workspaces {
       lifecycle: (action, id, options) => this.#lifecycle(action, id, options),
       remove: (id, options) => this.#remove(id, options),
       events: (id, options) => this.events(id, options),
+      inside: (id) => new WorkspaceRef(http, id),
     };
+  }
+
+  /**
+   * Commands, terminals, files, logs and previews of a workspace by id or name, without fetching
+   * it first (E2B-style by-id access): `berth.workspaces.ref('agent-1').commands.run('ls')`.
+   */
+  ref(idOrName: string): WorkspaceRef {
+    return new WorkspaceRef(this.#http, idOrName);
+  }
+
+  /** The workspace process's log lines (see `Workspace.logs`). */
+  logs(idOrName: string, options: FollowLogsOptions): Promise<void>;
+  logs(idOrName: string, options?: LogsOptions & { follow?: false }): Promise<LogLine[]>;
+  logs(idOrName: string, options: LogsOptions = {}): Promise<LogLine[] | void> {
+    return this.ref(idOrName).logs(options);
   }
 
   /**

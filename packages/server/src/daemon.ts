@@ -16,6 +16,12 @@ import { WorkspaceRepo } from './store/workspace-repo.js';
 import { BERTH_VERSION } from './version.js';
 import { filterHostEnv } from './workspaces/env-rules.js';
 import { Provisioner } from './workspaces/provisioner.js';
+import { ToolsVolume } from './workspaces/tools.js';
+import { CommandService } from './workspaces/commands.js';
+import { FileService } from './workspaces/files.js';
+import { InWorkspace } from './workspaces/in-workspace.js';
+import { TerminalService } from './workspaces/terminals.js';
+import { PreviewTokens } from './auth/preview.js';
 import { WorkspaceService } from './workspaces/workspace-service.js';
 
 export interface DaemonOptions extends ConfigFlags {
@@ -77,6 +83,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
 
     const catalogue = new RuntimeCatalogue(config);
     const images = new ImageService(engine, catalogue, logger);
+    const tools = new ToolsVolume(engine, images, catalogue, config.engine.labels, logger);
     let platformUrl = config.platformUrl ?? '';
     const provisioner = new Provisioner({
       engine,
@@ -86,11 +93,25 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       logger,
       platformUrl: () => platformUrl,
       seccompProfile: () => seccompProfile,
+      tools,
       passthroughEnv: filterHostEnv(env, config.env.passthroughAllow, config.env.passthroughDeny),
     });
+    const inWorkspace = new InWorkspace({
+      engine,
+      provisioner,
+      catalogue,
+      tools,
+      extraLabels: config.engine.labels,
+      seccompProfile: () => seccompProfile,
+    });
+    const commands = new CommandService(inWorkspace, config.commands, logger);
+    const terminals = new TerminalService(inWorkspace, config.terminals, logger);
+    const files = new FileService(inWorkspace, config.files, join(config.dataDir, 'tmp'));
     const workspaces = new WorkspaceService({
       repo: new WorkspaceRepo(db),
       provisioner,
+      commands,
+      terminals,
       engine,
       catalogue,
       config,
@@ -110,6 +131,12 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       seccomp: () => (seccompProfile ? 'berth-hardened' : 'engine-default'),
       tokens,
       secrets,
+      commands,
+      terminals,
+      files,
+      provisioner,
+      previews: new PreviewTokens(config.dataDir),
+      previewMaxTtlMs: 24 * 60 * 60 * 1000,
     });
 
     const address = await app.listen({ host: config.host, port: config.port });

@@ -72,6 +72,7 @@ const spec = (name: string): NormalizedSpec => ({
   labels: { a: '1' },
   files: {},
   template: null,
+  readiness: null,
 });
 
 for (const backend of backends) {

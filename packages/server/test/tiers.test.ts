@@ -109,7 +109,11 @@ function expectSandboxedInspect(c: Awaited<ReturnType<typeof inspectContainer>>,
     'berth.generation': '1',
     'berth.spec-hash': ws.specHash,
   }); // H24
-  expect(c.Mounts.map((m) => m.Destination)).toEqual(['/configs']); // no /workspace
+  // No /workspace: only /configs, and Berth's own tools read-only (like seed 004's worker binary).
+  expect(c.Mounts.map((m) => [m.Destination, m.RW]).sort()).toEqual([
+    ['/.berth', false],
+    ['/configs', true],
+  ]);
   expect(c.Mounts.some((m) => /\.sock$/.test(m.Source))).toBe(false);
 }
 

@@ -31,6 +31,7 @@ const base: WorkspaceData = {
   labels: { team: 'infra' },
   files: ['config.yaml'],
   template: null,
+  readiness: null,
   specHash: 'abc',
   generation: 1,
   containerId: '0123456789abcdef',

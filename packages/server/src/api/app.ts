@@ -12,7 +12,13 @@ import type { Logger } from '../log/logger.js';
 import { newRequestId } from '../util/ids.js';
 import { parseStrictJson, StrictJsonError } from '../util/strict-json.js';
 import type { Principal } from '../workspaces/spec.js';
+import websocket from '@fastify/websocket';
+import { registerCommandRoutes, type CommandRouteDeps } from './routes/commands.js';
+import { registerFileRoutes, type FileRouteDeps } from './routes/files.js';
+import { registerLogRoutes, type LogRouteDeps } from './routes/logs.js';
+import { PROXY_PATH, registerProxyRoutes, type ProxyRouteDeps } from './routes/proxy.js';
 import { registerSystemRoutes, type SystemRouteDeps } from './routes/system.js';
+import { registerTerminalRoutes, type TerminalRouteDeps } from './routes/terminals.js';
 import { registerTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
 import { registerWorkspaceRoutes, type WorkspaceRouteDeps } from './routes/workspaces.js';
 
@@ -22,7 +28,16 @@ declare module 'fastify' {
   }
 }
 
-export interface AppDeps extends WorkspaceRouteDeps, SystemRouteDeps, TokenRouteDeps {
+export interface AppDeps
+  extends
+    WorkspaceRouteDeps,
+    SystemRouteDeps,
+    TokenRouteDeps,
+    CommandRouteDeps,
+    TerminalRouteDeps,
+    FileRouteDeps,
+    LogRouteDeps,
+    Omit<ProxyRouteDeps, 'authenticator'> {
   logger: Logger;
   authenticator: Authenticator;
   bodyLimitBytes: number;
@@ -64,6 +79,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     genReqId: () => newRequestId(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // On shutdown, end every connection (log follows, terminals, uploads) instead of waiting.
+    forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
 
@@ -91,11 +108,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
     const path = req.url.split('?')[0] ?? '';
-    if (PUBLIC_PATHS.has(path) || !path.startsWith('/v1/')) return;
-    req.principal = await deps.authenticator.authenticate(req.headers.authorization);
+    // The port proxy authenticates itself (API token or preview token).
+    if (PUBLIC_PATHS.has(path) || !path.startsWith('/v1/') || PROXY_PATH.test(path)) return;
+    req.principal = await deps.authenticator.authenticate(
+      req.headers.authorization ?? bearerFromSubprotocols(req.headers['sec-websocket-protocol']),
+    );
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    // An upgrade that was refused (401, 404, ...) must not leave its socket open.
+    if (req.headers.upgrade?.toLowerCase() === 'websocket' && reply.statusCode !== 101)
+      req.raw.socket?.destroy();
     log.info(
       {
         requestId: req.id,
@@ -111,6 +134,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
     const body = toErrorBody(err, req.id);
+    // A refused upload leaves its body unread: close the connection rather than read it all.
+    if (!req.raw.complete) void reply.header('connection', 'close');
     const status = ERROR_CODES[body.code].status;
     if (status >= 500) log.error({ requestId: req.id, err }, 'request failed');
     else log.info({ requestId: req.id, code: body.code }, 'request refused');
@@ -125,10 +150,49 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     } satisfies ErrorBody);
   });
 
-  registerSystemRoutes(app, deps);
-  registerWorkspaceRoutes(app, deps);
-  registerTokenRoutes(app, deps);
+  void app.register(websocket, {
+    options: {
+      maxPayload: 16 * 1024 * 1024,
+      // Answer the protocol the client asked for: `berth.v1` for Berth's own streams, else the
+      // first one (proxied apps); never echo the token-carrying `berth.bearer.*` entry.
+      handleProtocols: (protocols: Set<string>) => {
+        if (protocols.has('berth.v1')) return 'berth.v1';
+        for (const p of protocols) if (!p.startsWith('berth.')) return p;
+        return false;
+      },
+    },
+  });
+  // Routes go in a child scope registered after the WebSocket plugin, so they see its route option.
+  void app.register((scope, _options, done) => {
+    registerSystemRoutes(scope, deps);
+    registerWorkspaceRoutes(scope, deps);
+    registerTokenRoutes(scope, deps);
+    registerCommandRoutes(scope, deps);
+    registerTerminalRoutes(scope, deps);
+    registerFileRoutes(scope, deps);
+    registerLogRoutes(scope, deps);
+    registerProxyRoutes(scope, deps);
+    done();
+  });
   return app;
+}
+
+/**
+ * Browsers cannot set headers on a WebSocket, so the token may come as a subprotocol:
+ * `new WebSocket(url, ['berth.v1', 'berth.bearer.' + base64url(token)])`.
+ */
+function bearerFromSubprotocols(header: string | string[] | undefined): string | undefined {
+  for (const protocol of String(header ?? '').split(',')) {
+    const p = protocol.trim();
+    if (p.startsWith('berth.bearer.')) {
+      try {
+        return `Bearer ${Buffer.from(p.slice('berth.bearer.'.length), 'base64url').toString('utf8')}`;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
 
 function toErrorBody(err: FastifyError | AppError, requestId: string): ErrorBody {

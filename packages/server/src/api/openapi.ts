@@ -1,10 +1,18 @@
 import { ERROR_CODES, ROUTES, type RouteName } from '@berth/protocol';
 import { z } from 'zod';
 import { BERTH_VERSION } from '../version.js';
+import { CommandInputSchema, ExecInputSchema } from '../workspaces/commands.js';
 import { WorkspaceSpecSchema } from '../workspaces/spec.js';
 import {
   ApiTokenSchema,
+  CommandInfoSchema,
   CreatedApiTokenSchema,
+  ExecResultSchema,
+  FileInfoSchema,
+  LogLineSchema,
+  PreviewSchema,
+  TerminalInfoSchema,
+  UploadSummarySchema,
   ErrorBodySchema,
   HealthSchema,
   ImageInfoSchema,
@@ -55,6 +63,42 @@ const errors = (...codes: (keyof typeof ERROR_CODES)[]) =>
   );
 
 type Operation = Record<string, unknown>;
+
+const cidParam = { name: 'cid', in: 'path', required: true, schema: { type: 'string' } };
+const rootParam = {
+  name: 'root',
+  in: 'query',
+  schema: { type: 'string', enum: ['workspace', 'configs'], default: 'workspace' },
+};
+const pathParam = {
+  name: 'path',
+  in: 'query',
+  schema: { type: 'string', default: '' },
+  description: 'Relative to the root.',
+};
+const FILE_ERRORS = [
+  'workspace_not_found',
+  'invalid_state',
+  'invalid_path',
+  'path_escapes_root',
+  'file_not_found',
+  'file_exists',
+  'file_too_large',
+  'file_permission_denied',
+  'unsupported_file_type',
+] as const;
+
+/** A WebSocket route (GET with an upgrade); its messages are described in docs/streams.md. */
+const wsOperation = (summary: string, parameters: unknown[]): Operation => ({
+  summary,
+  description:
+    'WebSocket, subprotocol `berth.v1`; the token may be sent as subprotocol `berth.bearer.<base64url(token)>`.',
+  parameters,
+  responses: {
+    101: { description: 'Switching protocols' },
+    ...errors('workspace_not_found', 'invalid_state'),
+  },
+});
 
 const OPERATIONS: Record<RouteName, Operation> = {
   health: {
@@ -175,6 +219,216 @@ const OPERATIONS: Record<RouteName, Operation> = {
     ],
     responses: { 200: json(page('WorkspaceEvent')), ...errors('workspace_not_found') },
   },
+  exec: {
+    summary: 'Run a command to completion (argv or shell line); output capped, whole tree killed on timeout',
+    parameters: [idParam],
+    requestBody: { required: true, ...json(ref('ExecInput')) },
+    responses: {
+      200: json(ref('ExecResult')),
+      ...errors('workspace_not_found', 'invalid_state', 'validation_failed', 'reserved_env_key'),
+    },
+  },
+  startCommand: {
+    summary: 'Start a background command (stdin closed); see the stream routes to watch it',
+    parameters: [idParam],
+    requestBody: { required: true, ...json(ref('CommandInput')) },
+    responses: {
+      201: json(ref('CommandInfo')),
+      ...errors('workspace_not_found', 'invalid_state', 'validation_failed'),
+    },
+  },
+  listCommands: {
+    summary: 'Commands of the workspace (running, and recently finished)',
+    parameters: [idParam],
+    responses: { 200: json(list('CommandInfo')), ...errors('workspace_not_found') },
+  },
+  getCommand: {
+    summary: 'One command',
+    parameters: [idParam, cidParam],
+    responses: { 200: json(ref('CommandInfo')), ...errors('command_not_found') },
+  },
+  killCommand: {
+    summary: 'Signal a command (`{"signal":"SIGTERM"}`), or kill it with every process it started (default)',
+    parameters: [idParam, cidParam],
+    responses: { 200: json(ref('CommandInfo')), ...errors('command_not_found') },
+  },
+  streamNewCommand: wsOperation('Start a command and stream it over a WebSocket (docs/streams.md)', [
+    idParam,
+  ]),
+  streamCommand: wsOperation('Re-attach to a running command over a WebSocket (docs/streams.md)', [
+    idParam,
+    cidParam,
+  ]),
+  listTerminals: {
+    summary: 'Live terminals of the workspace',
+    parameters: [idParam],
+    responses: { 200: json(list('TerminalInfo')), ...errors('workspace_not_found') },
+  },
+  killTerminal: {
+    summary: 'End a terminal and everything it started',
+    parameters: [idParam, { name: 'tid', in: 'path', required: true, schema: { type: 'string' } }],
+    responses: { 204: { description: 'Ended' }, ...errors('terminal_not_found') },
+  },
+  streamNewTerminal: wsOperation('Open an interactive terminal (PTY) over a WebSocket (docs/streams.md)', [
+    idParam,
+  ]),
+  streamTerminal: wsOperation('Reconnect to a live terminal (docs/streams.md)', [
+    idParam,
+    { name: 'tid', in: 'path', required: true, schema: { type: 'string' } },
+    {
+      name: 'after',
+      in: 'query',
+      schema: { type: 'integer' },
+      description: 'Replay output after this sequence number.',
+    },
+  ]),
+  listFiles: {
+    summary: 'List a directory (depth, sizes, types, modification times)',
+    parameters: [
+      idParam,
+      rootParam,
+      pathParam,
+      { name: 'depth', in: 'query', schema: { type: 'integer', default: 1 } },
+      { name: 'limit', in: 'query', schema: { type: 'integer', default: 1000 } },
+    ],
+    responses: {
+      200: json({
+        type: 'object',
+        properties: { items: { type: 'array', items: ref('FileInfo') }, truncated: { type: 'boolean' } },
+      }),
+      ...errors(...FILE_ERRORS),
+    },
+  },
+  statFile: {
+    summary: 'Describe one path (a final symlink is reported unless follow=true)',
+    parameters: [
+      idParam,
+      rootParam,
+      pathParam,
+      { name: 'follow', in: 'query', schema: { type: 'boolean', default: false } },
+    ],
+    responses: { 200: json(ref('FileInfo')), ...errors(...FILE_ERRORS) },
+  },
+  readFile: {
+    summary: 'Read a regular file (streamed)',
+    parameters: [idParam, rootParam, pathParam],
+    responses: {
+      200: { description: 'The bytes', content: { 'application/octet-stream': {} } },
+      ...errors(...FILE_ERRORS),
+    },
+  },
+  writeFile: {
+    summary: 'Write a file atomically from the raw body (Content-Type: application/octet-stream)',
+    parameters: [
+      idParam,
+      rootParam,
+      pathParam,
+      { name: 'mode', in: 'query', schema: { type: 'string', default: '644' } },
+      { name: 'parents', in: 'query', schema: { type: 'boolean', default: true } },
+    ],
+    requestBody: { required: true, content: { 'application/octet-stream': {} } },
+    responses: { 200: json(ref('FileInfo')), ...errors(...FILE_ERRORS) },
+  },
+  makeDir: {
+    summary: 'Create a directory',
+    parameters: [idParam],
+    requestBody: {
+      required: true,
+      ...json({
+        type: 'object',
+        properties: {
+          root: { type: 'string' },
+          path: { type: 'string' },
+          mode: { type: 'integer' },
+          parents: { type: 'boolean' },
+        },
+        required: ['path'],
+      }),
+    },
+    responses: { 200: json(ref('FileInfo')), ...errors(...FILE_ERRORS) },
+  },
+  moveFile: {
+    summary: 'Move or rename (never follows a final symlink)',
+    parameters: [idParam],
+    requestBody: {
+      required: true,
+      ...json({
+        type: 'object',
+        properties: {
+          root: { type: 'string' },
+          from: { type: 'string' },
+          to: { type: 'string' },
+          overwrite: { type: 'boolean' },
+        },
+        required: ['from', 'to'],
+      }),
+    },
+    responses: { 200: json(ref('FileInfo')), ...errors(...FILE_ERRORS) },
+  },
+  removeFile: {
+    summary: 'Remove a file, symlink or directory (recursive=true for contents)',
+    parameters: [
+      idParam,
+      rootParam,
+      pathParam,
+      { name: 'recursive', in: 'query', schema: { type: 'boolean', default: false } },
+    ],
+    responses: { 204: { description: 'Removed' }, ...errors(...FILE_ERRORS) },
+  },
+  downloadArchive: {
+    summary: 'Download a file or directory as a tar (regular files, directories and symlinks)',
+    parameters: [idParam, rootParam, pathParam],
+    responses: {
+      200: { description: 'A tar stream', content: { 'application/x-tar': {} } },
+      ...errors(...FILE_ERRORS),
+    },
+  },
+  uploadArchive: {
+    summary: 'Extract a tar (or gzip-compressed tar) under a directory; the whole archive is checked first',
+    parameters: [idParam, rootParam, pathParam],
+    requestBody: { required: true, content: { 'application/x-tar': {}, 'application/gzip': {} } },
+    responses: { 200: json(ref('UploadSummary')), ...errors(...FILE_ERRORS, 'invalid_archive') },
+  },
+  logs: {
+    summary: 'The workspace output as NDJSON lines (follow=true streams)',
+    parameters: [
+      idParam,
+      { name: 'tail', in: 'query', schema: { type: 'integer' } },
+      { name: 'follow', in: 'query', schema: { type: 'boolean', default: false } },
+      { name: 'timestamps', in: 'query', schema: { type: 'boolean', default: false } },
+      { name: 'since', in: 'query', schema: { type: 'integer' }, description: 'Unix seconds.' },
+    ],
+    responses: {
+      200: {
+        description: 'One LogLine per line',
+        content: { 'application/x-ndjson': { schema: ref('LogLine') } },
+      },
+      ...errors('workspace_not_found', 'invalid_state'),
+    },
+  },
+  createPreview: {
+    summary: 'A short-lived browser URL for a declared port (the token becomes a cookie scoped to the port)',
+    parameters: [idParam],
+    requestBody: {
+      required: true,
+      ...json({
+        type: 'object',
+        properties: { port: { type: 'integer' }, ttlMs: { type: 'integer' } },
+        required: ['port'],
+      }),
+    },
+    responses: { 201: json(ref('Preview')), ...errors('port_not_declared', 'invalid_state') },
+  },
+  proxy: {
+    summary: 'Reverse proxy (any method, and WebSocket upgrades) to a declared port of a running workspace',
+    description:
+      'Authenticated by the bearer token (stripped before forwarding) or a preview cookie. The workspace sees X-Forwarded-Prefix.',
+    parameters: [idParam, { name: 'port', in: 'path', required: true, schema: { type: 'integer' } }],
+    responses: {
+      200: { description: 'Whatever the workspace answers' },
+      ...errors('port_not_declared', 'invalid_state', 'engine_error'),
+    },
+  },
   createToken: {
     summary: 'Create an API token (admin); the secret is shown once',
     requestBody: { required: true, ...json(ref('TokenCreate')) },
@@ -207,6 +461,15 @@ export function openApiDocument(): Record<string, unknown> {
   add('ApiToken', ApiTokenSchema);
   add('CreatedApiToken', CreatedApiTokenSchema);
   add('TokenCreate', TokenCreateSchema, 'input');
+  add('CommandInput', CommandInputSchema, 'input');
+  add('ExecInput', ExecInputSchema, 'input');
+  add('ExecResult', ExecResultSchema);
+  add('CommandInfo', CommandInfoSchema);
+  add('TerminalInfo', TerminalInfoSchema);
+  add('FileInfo', FileInfoSchema);
+  add('LogLine', LogLineSchema);
+  add('Preview', PreviewSchema);
+  add('UploadSummary', UploadSummarySchema);
   for (const schema of Object.values(components) as Record<string, unknown>[]) {
     delete schema.$schema;
     delete schema.id;

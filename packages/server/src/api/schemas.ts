@@ -5,6 +5,13 @@ import {
   WORKSPACE_ACCESS,
   WORKSPACE_STATUSES,
   type ApiToken,
+  type CommandInfo,
+  type ExecResult,
+  type FileInfo,
+  type LogLine,
+  type Preview,
+  type TerminalInfo,
+  type UploadSummary,
   type CreatedApiToken,
   type ErrorBody,
   type ErrorCode,
@@ -69,6 +76,15 @@ export const WorkspaceSchema = z
     labels: z.record(z.string(), z.string()),
     files: z.array(z.string()),
     template: z.string().nullable(),
+    readiness: z
+      .object({
+        http: z.object({ port: z.number().int(), path: z.string().optional() }).optional(),
+        tcp: z.object({ port: z.number().int() }).optional(),
+        command: z.array(z.string()).optional(),
+        timeoutMs: z.number().int().optional(),
+        intervalMs: z.number().int().optional(),
+      })
+      .nullable(),
     specHash: z.string(),
     generation: z.number().int(),
     containerId: z.string().nullable(),
@@ -175,6 +191,67 @@ export const CreatedApiTokenSchema = z
   .object({ token: ApiTokenSchema, secret: z.string() })
   .meta({ id: 'CreatedApiToken' });
 
+export const FileInfoSchema = z
+  .object({
+    path: z.string(),
+    name: z.string(),
+    type: z.enum(['file', 'dir', 'symlink', 'other']),
+    size: z.number(),
+    mode: z.number().int(),
+    modifiedAt: z.string(),
+    linkTarget: z.string().optional(),
+  })
+  .meta({ id: 'FileInfo' });
+
+export const ExecResultSchema = z
+  .object({
+    exitCode: z.number().int(),
+    stdout: z.string(),
+    stderr: z.string(),
+    durationMs: z.number(),
+    timedOut: z.boolean(),
+    truncated: z.object({ stdout: z.boolean(), stderr: z.boolean() }),
+  })
+  .meta({ id: 'ExecResult' });
+
+export const CommandInfoSchema = z
+  .object({
+    id: z.string(),
+    workspaceId: z.string(),
+    cmd: z.array(z.string()),
+    background: z.boolean(),
+    startedAt: z.string(),
+    running: z.boolean(),
+    exitCode: z.number().int().nullable(),
+    timedOut: z.boolean(),
+  })
+  .meta({ id: 'CommandInfo' });
+
+export const TerminalInfoSchema = z
+  .object({
+    id: z.string(),
+    workspaceId: z.string(),
+    cmd: z.array(z.string()),
+    cols: z.number().int(),
+    rows: z.number().int(),
+    startedAt: z.string(),
+    attached: z.boolean(),
+    running: z.boolean(),
+  })
+  .meta({ id: 'TerminalInfo' });
+
+export const LogLineSchema = z
+  .object({ stream: z.enum(['stdout', 'stderr']), time: z.string().optional(), text: z.string() })
+  .meta({ id: 'LogLine' });
+
+export const PreviewSchema = z
+  .object({ path: z.string(), token: z.string(), expiresAt: z.string() })
+  .meta({ id: 'Preview' });
+
+export const UploadSummarySchema = z
+  .object({ entries: z.number().int(), bytes: z.number() })
+  .meta({ id: 'UploadSummary' });
+
 export const TokenCreateSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/, '1-63 letters, digits, space, . _ -'),
   scope: z.enum(TOKEN_SCOPES).default('user'),
@@ -191,4 +268,11 @@ export const responseTypesAgree: [
   Same<z.infer<typeof ApiTokenSchema>, ApiToken>,
   Same<z.infer<typeof CreatedApiTokenSchema>, CreatedApiToken>,
   Same<z.infer<typeof ErrorBodySchema>, ErrorBody>,
-] = [true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof FileInfoSchema>, FileInfo>,
+  Same<z.infer<typeof ExecResultSchema>, ExecResult>,
+  Same<z.infer<typeof CommandInfoSchema>, CommandInfo>,
+  Same<z.infer<typeof TerminalInfoSchema>, TerminalInfo>,
+  Same<z.infer<typeof LogLineSchema>, LogLine>,
+  Same<z.infer<typeof PreviewSchema>, Preview>,
+  Same<z.infer<typeof UploadSummarySchema>, UploadSummary>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

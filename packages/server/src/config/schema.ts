@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
+import { ReadinessSchema } from '../domain/readiness.js';
 import { BERTH_VERSION } from '../version.js';
 
 const DEFAULT_SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
@@ -30,6 +31,14 @@ export const RuntimeConfigSchema = z.strictObject({
   env: z.record(z.string(), z.string()).default({}).describe('Env every workspace of this runtime gets.'),
   template: catalogueName.nullable().default(null).describe('Default config template name.'),
   command: z.array(z.string()).optional().describe('Overrides the image CMD.'),
+  shell: z
+    .array(z.string())
+    .min(1)
+    .default(['/bin/sh'])
+    .describe('The program `berth shell` and terminals start.'),
+  readiness: ReadinessSchema.optional().describe(
+    'Readiness probe ({http: {port, path}} | {tcp: {port}} | {command: [...]}, timeoutMs, intervalMs); the workspace is running only once it passes.',
+  ),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 
@@ -113,6 +122,91 @@ export const ConfigSchema = z.strictObject({
       resources: resources
         .default({ memoryMb: 512, cpus: 1, pidsLimit: 512 })
         .describe('Resources of a workspace that asks for none.'),
+    })
+    .prefault({}),
+  files: z
+    .strictObject({
+      maxReadBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(256 * 1024 * 1024)
+        .describe('Largest file read through the API.'),
+      maxWriteBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(256 * 1024 * 1024)
+        .describe('Largest file written through the API.'),
+      maxArchiveBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(1024 * 1024 * 1024)
+        .describe('Largest archive uploaded or downloaded (uncompressed bytes).'),
+      maxArchiveEntries: z
+        .number()
+        .int()
+        .min(1)
+        .default(100_000)
+        .describe('Most entries in an uploaded archive.'),
+      maxArchiveRatio: z
+        .number()
+        .min(1)
+        .default(200)
+        .describe('Largest expansion of a gzip upload (decompression-bomb guard).'),
+      maxListEntries: z.number().int().min(1).default(10_000).describe('Most entries one listing returns.'),
+    })
+    .prefault({}),
+  commands: z
+    .strictObject({
+      execTimeoutMs: z.number().int().min(1).default(60_000).describe('Default timeout of one-shot exec.'),
+      maxTimeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .default(86_400_000)
+        .describe('Largest timeoutMs a command may ask for.'),
+      defaultMaxOutputBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(10 * 1024 * 1024)
+        .describe('Output kept per stream by one-shot exec unless it asks otherwise.'),
+      maxOutputBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024 * 1024)
+        .describe('Largest maxOutputBytes of one-shot exec.'),
+      bufferBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024)
+        .describe('Recent output kept per command for clients that re-attach.'),
+      retainFinishedMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(600_000)
+        .describe('How long finished commands stay listed.'),
+    })
+    .prefault({}),
+  terminals: z
+    .strictObject({
+      bufferBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024)
+        .describe('Recent output replayed on reconnect.'),
+      detachedTimeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(600_000)
+        .describe('How long a terminal with no client stays alive.'),
     })
     .prefault({}),
   env: z

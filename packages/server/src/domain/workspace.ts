@@ -1,3 +1,4 @@
+import type { Readiness } from './readiness.js';
 import type {
   DesiredState,
   Endpoint,
@@ -31,6 +32,8 @@ export interface NormalizedSpec {
   labels: Record<string, string>;
   files: Record<string, ConfigFile>;
   template: string | null;
+  /** The probe that decides when the workspace is running (the spec's, else the runtime's). */
+  readiness: Readiness | null;
 }
 
 export interface WorkspaceRecord {

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import type { EngineInfo } from '@berth/protocol';
 import Docker from 'dockerode';
 import type { Logger } from '../log/logger.js';
 import { BERTH_VERSION } from '../version.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
 import { isNotFound, isNotModified, toEngineAppError } from './docker-errors.js';
+import { demuxFrames, rawFrames, writeWithBackpressure, type ProcessHandle } from './process.js';
 import type {
   BuildProgress,
   ContainerClient,
@@ -256,6 +257,92 @@ export class DockerEngine implements EngineDriver {
         return info.Config.Tty ? raw.toString('utf8') : demuxBuffer(raw);
       }),
 
+    execProcess: (id, spec, options) =>
+      this.call(`exec in ${id}`, async () => {
+        const exec = await this.docker.getContainer(id).exec({
+          Cmd: spec.cmd,
+          AttachStdin: options.stdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: spec.tty ?? false,
+          ...(spec.user ? { User: spec.user } : {}),
+          ...(spec.env ? { Env: spec.env } : {}),
+          ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
+        });
+        const socket = await exec.start({
+          hijack: true,
+          stdin: options.stdin,
+          Tty: spec.tty ?? false,
+        });
+        return processHandle(socket, spec.tty ?? false, {
+          resize: (cols, rows) => exec.resize({ w: cols, h: rows }).then(() => undefined),
+          wait: async () => {
+            // The engine may report the exec as running for a moment after its streams closed.
+            for (let i = 0; ; i++) {
+              const state = await exec.inspect();
+              if (!state.Running && state.ExitCode !== null) return state.ExitCode;
+              if (i > 200) throw new Error('the exec did not report an exit code');
+              await new Promise((r) => setTimeout(r, 10));
+            }
+          },
+          remove: async () => {},
+        });
+      }),
+
+    runProcess: (plan, options) =>
+      this.call(`run ${plan.name}`, async () => {
+        const create = toDockerCreateOptions(plan);
+        const container = await this.docker.createContainer({
+          ...create,
+          AttachStdin: options.stdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          OpenStdin: options.stdin,
+          StdinOnce: options.stdin,
+          Tty: false,
+        });
+        const remove = async () => {
+          await container.remove({ force: true, v: true }).catch(() => {});
+        };
+        try {
+          const socket = (await container.attach({
+            stream: true,
+            stdin: options.stdin,
+            stdout: true,
+            stderr: true,
+            hijack: true,
+          })) as Duplex;
+          await container.start();
+          return processHandle(socket, false, {
+            resize: () => Promise.resolve(),
+            wait: async () =>
+              ((await this.streaming.getContainer(container.id).wait()) as { StatusCode: number }).StatusCode,
+            remove,
+          });
+        } catch (err) {
+          await remove();
+          throw err;
+        }
+      }),
+
+    logs: (id, options, signal) =>
+      this.call(`read logs of ${id}`, async () => {
+        const container = this.streaming.getContainer(id);
+        const { Config } = await container.inspect();
+        const params = {
+          stdout: true,
+          stderr: true,
+          timestamps: options.timestamps,
+          ...(options.tail !== undefined ? { tail: options.tail } : {}),
+          ...(options.since !== undefined ? { since: options.since } : {}),
+          ...(signal ? { abortSignal: signal } : {}),
+        };
+        const source: Readable = options.follow
+          ? ((await container.logs({ ...params, follow: true })) as unknown as Readable)
+          : Readable.from([await container.logs({ ...params, follow: false })]);
+        return Config.Tty ? rawFrames(source) : demuxFrames(source);
+      }),
+
     exec: (id, cmd, options = {}) =>
       this.call(`exec in ${id}`, async () => {
         const exec = await this.docker.getContainer(id).exec({
@@ -467,6 +554,35 @@ export class DockerEngine implements EngineDriver {
   };
 }
 
+/** Wraps an attached engine connection as a ProcessHandle. */
+function processHandle(
+  socket: Duplex,
+  tty: boolean,
+  ops: {
+    resize: (cols: number, rows: number) => Promise<void>;
+    wait: () => Promise<number>;
+    remove: () => Promise<void>;
+  },
+): ProcessHandle {
+  let closed = false;
+  let exit: Promise<number> | undefined;
+  return {
+    output: () => (tty ? rawFrames(socket) : demuxFrames(socket)),
+    writeStdin: (data) => writeWithBackpressure(socket, data),
+    endStdin: () => {
+      if (!socket.writableEnded) socket.end();
+    },
+    resize: ops.resize,
+    wait: () => (exit ??= ops.wait()),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+      await ops.remove();
+    },
+  };
+}
+
 /** Strips the 8-byte frame headers of Docker's multiplexed stdout/stderr stream. */
 export function demuxBuffer(data: Buffer): string {
   const parts: Buffer[] = [];
@@ -562,6 +678,7 @@ function toContainerState(c: Inspect): ContainerState {
     startedAt: zeroTime(c.State.StartedAt),
     finishedAt: zeroTime(c.State.FinishedAt),
     ociRuntime: ociRuntimeOf(c),
+    ipAddress: Object.values(c.NetworkSettings?.Networks ?? {}).find((n) => n.IPAddress)?.IPAddress ?? null,
     ports,
     raw: c,
   };

@@ -1,4 +1,7 @@
 import type { EngineCapabilities, EngineInfo } from '@berth/protocol';
+import type { OutputChunk, ProcessHandle, ProcessSpec } from './process.js';
+
+export type { OutputChunk, ProcessHandle, ProcessSpec };
 
 export type { EngineCapabilities, EngineInfo };
 
@@ -63,6 +66,8 @@ export interface ContainerState {
   startedAt: string | null;
   finishedAt: string | null;
   ociRuntime: string | null;
+  /** The container's address on its first network, when it has one. */
+  ipAddress: string | null;
   /** Published ports: container port → host binding. */
   ports: { containerPort: number; hostIp: string; hostPort: number }[];
   /** The raw inspect document, for tests and drift checks. */
@@ -132,6 +137,21 @@ export interface ContainerClient {
   wait(id: string): Promise<number>;
   /** The last `lines` lines of the container's output (stdout and stderr interleaved). */
   logsTail(id: string, lines: number): Promise<string>;
+  /** Starts a process in a running container (exec), streams attached. */
+  execProcess(id: string, spec: ProcessSpec, options: { stdin: boolean }): Promise<ProcessHandle>;
+  /** Runs `plan` as a one-shot container with its streams attached; `close()` removes it. */
+  runProcess(plan: ContainerPlan, options: { stdin: boolean }): Promise<ProcessHandle>;
+  /** The container's output, in order; with `follow`, until it stops or `signal` aborts. */
+  logs(id: string, options: LogOptions, signal?: AbortSignal): Promise<AsyncIterable<OutputChunk>>;
+}
+
+export interface LogOptions {
+  /** Last N lines (all when absent). */
+  tail?: number;
+  follow: boolean;
+  timestamps: boolean;
+  /** Unix seconds. */
+  since?: number;
 }
 
 export interface VolumeClient {

@@ -15,6 +15,7 @@ const builtIn = (shellImage: string): Record<string, RuntimeConfig> => ({
     requiredFiles: [],
     env: {},
     template: null,
+    shell: ['/bin/sh'],
   },
 });
 

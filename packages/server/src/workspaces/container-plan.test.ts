@@ -13,6 +13,7 @@ const runtime: Runtime = {
   requiredFiles: [],
   env: { RUNTIME_VAR: 'r' },
   template: null,
+  shell: ['/bin/sh'],
 };
 
 const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
@@ -30,6 +31,7 @@ const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
   labels: {},
   files: {},
   template: null,
+  readiness: null,
   ...over,
 });
 
@@ -43,6 +45,7 @@ const ctx: PlanContext = {
   engineSocketPath: '/var/run/docker.sock',
   extraLabels: { 'berth.test-run': 't1' },
   volumesPrepared: true,
+  toolsVolume: 'berth-tools-0123456789abcdef',
 };
 
 const plan = (s: NormalizedSpec, c: PlanContext = ctx) =>
@@ -90,18 +93,21 @@ describe('planWorkspace: tier 1 (sandboxed)', () => {
   });
 
   it('turns off the engine copy-up for images that do not prepare their volumes', () => {
-    const bare = plan(spec(), { ...ctx, volumesPrepared: false });
-    const host = toDockerCreateOptions(bare.container).HostConfig!;
-    expect(host.Mounts?.filter((m) => m.Type === 'volume').map((m) => m.VolumeOptions?.NoCopy)).toEqual([
-      true,
-      true,
-    ]);
-    const prepared = toDockerCreateOptions(plan(spec()).container).HostConfig!;
-    expect(prepared.Mounts?.some((m) => m.VolumeOptions?.NoCopy)).toBe(false);
+    const own = (p: ReturnType<typeof plan>) =>
+      toDockerCreateOptions(p.container).HostConfig!.Mounts!.filter(
+        (m) => m.Type === 'volume' && m.Target !== '/.berth',
+      );
+    expect(own(plan(spec(), { ...ctx, volumesPrepared: false })).map((m) => m.VolumeOptions?.NoCopy)).toEqual(
+      [true, true],
+    );
+    expect(own(plan(spec())).some((m) => m.VolumeOptions?.NoCopy)).toBe(false);
   });
 
-  it('mounts only /configs, never /workspace', () => {
-    expect(p.container.mounts.map((m) => m.target)).toEqual(['/configs']);
+  it('mounts /configs and the read-only tools, never /workspace', () => {
+    expect(p.container.mounts.map((m) => [m.target, m.readOnly])).toEqual([
+      ['/configs', false],
+      ['/.berth', true],
+    ]);
     expect(p.volumes.map((v) => v.role)).toEqual(['configs-volume']);
   });
 

@@ -22,6 +22,9 @@ export const TIER2_CAPABILITIES = [
 
 export const CONFIGS_PATH = '/configs';
 export const WORKSPACE_PATH = '/workspace';
+/** Where the tools volume is mounted (read-only) in every workspace, and the helper inside it. */
+export const TOOLS_MOUNT = '/.berth';
+export const HELPER_IN_WORKSPACE = `${TOOLS_MOUNT}/bin/berth-helper`;
 
 export interface PlanContext {
   /** Does the engine offer gVisor, and what does the server setting say? */
@@ -47,6 +50,8 @@ export interface PlanContext {
    * directory over them at mount time.
    */
   volumesPrepared: boolean;
+  /** The volume holding berth-helper, mounted read-only at /.berth (null when unavailable). */
+  toolsVolume: string | null;
 }
 
 export interface WorkspacePlan {
@@ -109,6 +114,15 @@ export function planWorkspace(
         readOnly: spec.workspace.access === 'read_only',
       });
     }
+  }
+  if (ctx.toolsVolume) {
+    mounts.push({
+      type: 'volume',
+      source: ctx.toolsVolume,
+      target: TOOLS_MOUNT,
+      readOnly: true,
+      noCopy: true,
+    });
   }
   if (tier === 4 && ctx.engineSocketPath) {
     mounts.push({
@@ -174,4 +188,51 @@ export function planWorkspace(
     logMaxFiles: 3,
   };
   return { container, volumes, network };
+}
+
+/**
+ * A short-lived helper container from Berth's own image (always present: Berth builds it
+ * offline): no network, read-only rootfs, no capabilities but those asked for, no-new-privileges,
+ * small limits. Used to hand volumes to the workspace user, fill the tools volume, and run
+ * berth-helper on the volumes of a stopped workspace.
+ */
+export function helperContainerPlan(options: {
+  name: string;
+  image: string;
+  user: string;
+  cmd: string[];
+  mounts: PlannedMount[];
+  labels: Record<string, string>;
+  capAdd?: string[];
+  seccompProfile?: string | null;
+  env?: string[];
+}): ContainerPlan {
+  return {
+    name: options.name,
+    image: options.image,
+    user: options.user,
+    env: options.env ?? [],
+    cmd: options.cmd,
+    workingDir: null,
+    labels: options.labels,
+    mounts: options.mounts,
+    tmpfs: {},
+    readOnlyRootfs: true,
+    capDrop: ['ALL'],
+    capAdd: options.capAdd ?? [],
+    noNewPrivileges: true,
+    seccompProfile: options.seccompProfile ?? null,
+    privileged: false,
+    pidModeHost: false,
+    network: { mode: 'none' },
+    publishPorts: [],
+    memoryBytes: 256 * 1024 * 1024,
+    nanoCpus: 1_000_000_000,
+    pidsLimit: 64,
+    ulimits: [],
+    init: false,
+    ociRuntime: null,
+    logMaxSize: '1m',
+    logMaxFiles: 1,
+  };
 }

@@ -3,14 +3,15 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { WorkspaceRecord } from '../domain/workspace.js';
 import { AppError, errorMessage } from '../errors.js';
 import { ownedBy, ownedLabels, resourceNames, workspaceFilter } from '../engine/labels.js';
-import type { ContainerPlan, ContainerState, EngineDriver } from '../engine/types.js';
+import type { ContainerState, EngineDriver } from '../engine/types.js';
 import { VOLUMES_PREPARED_LABEL, type ImageService, type ProgressSink } from '../images/image-service.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { pickSubnet } from '../util/cidr.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import { configsArchive } from './configs-archive.js';
-import { CONFIGS_PATH, planWorkspace, type WorkspacePlan } from './container-plan.js';
+import { CONFIGS_PATH, helperContainerPlan, planWorkspace, type WorkspacePlan } from './container-plan.js';
+import type { ToolsVolume } from './tools.js';
 
 export interface ProvisionerDeps {
   engine: EngineDriver;
@@ -18,6 +19,7 @@ export interface ProvisionerDeps {
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
   logger: Logger;
+  tools: ToolsVolume;
   /** Seccomp profile for tiers 1-2 (null: the engine default), see engine/seccomp.ts. */
   seccompProfile: () => string | null;
   /** PLATFORM_URL as workspaces see it (known once the API listens). */
@@ -42,7 +44,7 @@ export class Provisioner {
     return this.deps.engine;
   }
 
-  plan(ws: WorkspaceRecord, volumesPrepared = true): WorkspacePlan {
+  plan(ws: WorkspaceRecord, volumesPrepared = true, toolsVolume: string | null = null): WorkspacePlan {
     const runtime = this.deps.catalogue.get(ws.runtime);
     const host = this.deps.config.engine.host ?? 'unix:///var/run/docker.sock';
     return planWorkspace(ws, runtime, {
@@ -55,6 +57,7 @@ export class Provisioner {
       engineSocketPath: host.startsWith('unix://') ? host.slice('unix://'.length) : null,
       extraLabels: this.deps.config.engine.labels,
       volumesPrepared,
+      toolsVolume,
     });
   }
 
@@ -78,7 +81,14 @@ export class Provisioner {
     signal.throwIfAborted();
 
     const volumesPrepared = image.labels[VOLUMES_PREPARED_LABEL] === 'true';
-    const plan = this.plan(ws, volumesPrepared);
+    const tools = await this.deps.tools.ensure().catch((err: unknown) => {
+      this.log.warn(
+        { err: errorMessage(err) },
+        'no tools volume: commands and files will be unavailable in this workspace',
+      );
+      return null;
+    });
+    const plan = this.plan(ws, volumesPrepared, tools);
     if (plan.network) {
       progress({ phase: 'volumes', message: 'creating the workspace network' });
       await this.ensureNetwork(ws, plan.network);
@@ -259,34 +269,16 @@ export class Provisioner {
       'helper',
       this.deps.config.engine.labels,
     );
-    const plan: ContainerPlan = {
+    const plan = helperContainerPlan({
       name: `${resourceNames(ws.id).container}-prep`,
       image: helperImage,
       user: '0:0',
-      env: [],
       cmd: ['chown', user, ...volumes.map((_, i) => `/v/${i}`)],
-      workingDir: null,
-      labels,
       mounts: volumes.map((source, i) => ({ type: 'volume', source, target: `/v/${i}`, readOnly: false })),
-      tmpfs: {},
-      readOnlyRootfs: true,
-      capDrop: ['ALL'],
+      labels,
       capAdd: ['CHOWN'],
-      noNewPrivileges: true,
       seccompProfile: this.deps.seccompProfile(),
-      privileged: false,
-      pidModeHost: false,
-      network: { mode: 'none' },
-      publishPorts: [],
-      memoryBytes: 32 * 1024 * 1024,
-      nanoCpus: 500_000_000,
-      pidsLimit: 16,
-      ulimits: [],
-      init: false,
-      ociRuntime: null,
-      logMaxSize: '1m',
-      logMaxFiles: 1,
-    };
+    });
     const stale = await this.engine.containers.inspect(plan.name);
     if (stale && ownedBy(stale.labels, ws.id)) await this.engine.containers.remove(stale.id);
     const id = await this.engine.containers.create(plan);

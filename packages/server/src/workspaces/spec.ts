@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import type { ResolvedConfig } from '../config/load.js';
 import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
+import { ReadinessSchema } from '../domain/readiness.js';
 import type { ConfigFile, NormalizedSpec } from '../domain/workspace.js';
 import { AppError } from '../errors.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
@@ -115,6 +116,7 @@ export const WorkspaceSpecSchema = z.strictObject({
     )
     .optional(),
   template: z.string().regex(DNS_LABEL, 'a template directory name (a DNS label)').optional(),
+  readiness: ReadinessSchema.optional(),
 });
 
 // The schema and the protocol's wire type must agree.
@@ -317,6 +319,20 @@ export function normalizeSpec(
     );
   }
 
+  const readiness = input.readiness ?? runtime.readiness ?? null;
+  if (readiness) {
+    const port = readiness.http?.port ?? readiness.tcp?.port;
+    if (port !== undefined && tier === 1) {
+      throw new AppError('validation_failed', 'tier 1 has no network: use a command readiness probe');
+    }
+    if (port !== undefined && !ports.some((p) => p.port === port)) {
+      throw new AppError(
+        'validation_failed',
+        `the readiness probe checks port ${port}, which is not declared; add it to ports (the agent port ${runtime.port} always is)`,
+      );
+    }
+  }
+
   return {
     ...(input.name !== undefined ? { name: input.name } : {}),
     runtime: runtime.name,
@@ -329,6 +345,7 @@ export function normalizeSpec(
     labels,
     files,
     template: templateName,
+    readiness,
   };
 }
 

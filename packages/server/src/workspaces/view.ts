@@ -22,6 +22,7 @@ export function toWireWorkspace(ws: WorkspaceRecord, progress: Progress | null):
     labels: ws.labels,
     files: Object.keys(ws.spec.files).sort(),
     template: ws.spec.template,
+    readiness: ws.spec.readiness ?? null,
     specHash: ws.specHash,
     generation: ws.generation,
     containerId: ws.containerId,

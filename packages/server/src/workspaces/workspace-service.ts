@@ -18,14 +18,20 @@ import { canonicalHash } from '../util/canonical-json.js';
 import { newWorkspaceId } from '../util/ids.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { generateUniqueName } from '../util/names.js';
+import type { CommandService } from './commands.js';
 import type { Provisioner } from './provisioner.js';
+import { describe as describeProbe, probeTarget, waitUntilReady } from './readiness.js';
 import { normalizeSpec, specHash, WorkspaceSpecSchema, type Principal } from './spec.js';
+import type { TerminalService } from './terminals.js';
 import { toWireWorkspace } from './view.js';
 import { parseWith } from './validate.js';
 
 export interface WorkspaceServiceDeps {
   repo: WorkspaceRepo;
   provisioner: Provisioner;
+  /** Runs command readiness probes, and ends a workspace's commands when it stops. */
+  commands: CommandService;
+  terminals: TerminalService;
   engine: EngineDriver;
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
@@ -149,6 +155,11 @@ export class WorkspaceService {
 
   async get(principal: Principal, ref: string): Promise<Workspace> {
     return this.view(await this.find(principal, ref));
+  }
+
+  /** The workspace record behind `ref`, if this principal may see it (404 otherwise). */
+  resolve(principal: Principal, ref: string): Promise<WorkspaceRecord> {
+    return this.find(principal, ref);
   }
 
   private async find(principal: Principal, ref: string): Promise<WorkspaceRecord> {
@@ -396,6 +407,27 @@ export class WorkspaceService {
         );
       }
       container = state;
+      if (ws.spec.readiness) {
+        sink({ phase: 'starting', message: `waiting until ready: ${describeProbe(ws.spec.readiness)}` });
+        const result = await waitUntilReady(
+          ws.spec.readiness,
+          probeTarget(ws.spec.tier, state.ipAddress, endpoints),
+          async (cmd, timeoutMs) => {
+            const r = await this.deps.commands.exec(ws, { cmd, timeoutMs, maxOutputBytes: 4096 });
+            return { exitCode: r.exitCode, output: r.stderr || r.stdout };
+          },
+          abort.signal,
+          async () => {
+            const now = await provisioner.findContainer(ws);
+            return now?.running ? null : `the workspace process exited with code ${now?.exitCode ?? '?'}`;
+          },
+        );
+        if (abort.signal.aborted) return;
+        if (!result.ok) {
+          await provisioner.stop(containerId).catch(() => {});
+          throw new AppError('readiness_failed', result.last);
+        }
+      }
       await this.move(ws, 'running', {
         from: ['starting'],
         containerId,
@@ -413,7 +445,7 @@ export class WorkspaceService {
           ? err
           : new AppError('internal', 'unexpected error while provisioning', { cause: err });
       this.log.warn({ workspaceId: ws.id, code: error.code, err: errorMessage(err) }, 'workspace failed');
-      if (createdNow && error.code !== 'container_exited' && error.code !== 'config_missing') {
+      if (createdNow && !['container_exited', 'config_missing', 'readiness_failed'].includes(error.code)) {
         await this.deps.provisioner.removeContainerQuietly(createdNow);
       }
       await this.move(ws, 'failed', {
@@ -443,6 +475,7 @@ export class WorkspaceService {
     }
     try {
       this.progress.set(ws.id, { phase: 'stopping', message: 'stopping the container' });
+      await this.endSessions(ws.id);
       const container = await this.deps.provisioner.findContainer(ws);
       if (container?.running) await this.deps.provisioner.stop(container.id);
       await this.move(ws, 'stopped', {
@@ -473,6 +506,7 @@ export class WorkspaceService {
         phase: 'deleting',
         message: 'removing the container, networks and volumes',
       });
+      await this.endSessions(ws.id);
       await this.deps.provisioner.removeAll(ws.id);
       await this.move(ws, 'deleted', {
         from: ['deleting'],
@@ -494,6 +528,14 @@ export class WorkspaceService {
     } finally {
       this.progress.delete(ws.id);
     }
+  }
+
+  /** Commands and terminals end with their workspace's container. */
+  private async endSessions(workspaceId: string): Promise<void> {
+    await Promise.all([
+      this.deps.commands.killAll(workspaceId),
+      this.deps.terminals.killAll(workspaceId),
+    ]).catch(() => {});
   }
 
   private async move(ws: WorkspaceRecord, to: WorkspaceStatus, change: StatusChange): Promise<boolean> {

@@ -1,9 +1,13 @@
 import { z } from 'zod';
 
-/** `?wait=true|false|1|0`, default true. */
-export const waitFlag = z
-  .enum(['true', 'false', '1', '0'], { message: 'wait is true or false' })
-  .default('true')
-  .transform((v) => v === 'true' || v === '1');
+/** A `true|false|1|0` query flag with a default. */
+export const boolFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'use true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
+
+/** `?wait=true|false`, default true. */
+export const waitFlag = boolFlag(true);
 
 export const WaitQuery = z.strictObject({ wait: waitFlag });
