@@ -48,6 +48,8 @@ _Noreturn void die_errno(int err, const char *fmt, ...) __attribute__((format(pr
 enum errcode errno_code(int err);
 /* Prints the error line without exiting (used by `run`, whose exit codes are 126/127). */
 void report_error(enum errcode code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes die() read stdin to EOF (after printing the error) before exiting; see util.c. */
+void set_drain_stdin_on_exit(bool on);
 /* One function run by die() before exiting; NULL clears it. */
 void set_cleanup(void (*fn)(void));
 

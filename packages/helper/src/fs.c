@@ -253,6 +253,7 @@ static int create_tmp(int dirfd, mode_t mode) {
 }
 
 static int fs_write(int argc, char **argv) {
+  set_drain_stdin_on_exit(true);
   if (argc != 5) die(ERR_USAGE, "usage: fs write <root> <path> <mode> <parents> <maxBytes>");
   char norm[PATH_LIMIT + 1];
   path_normalize(argv[1], norm, "path");

@@ -477,6 +477,33 @@ static void handle_signals(int sfd) {
 /* ---- run ---- */
 
 /* The control channel loop: frames from stdin, signals, data to the child. */
+/*
+ * --linger-ms: once the command has exited, keep reading (and discarding) the control channel
+ * until it has been quiet for 25 ms, it ends, or the linger time is up. Some engines (Podman 4.3's
+ * conmon) reset the attach socket, and drop output not yet forwarded, when input is in flight as
+ * the process exits; a caller that sends "close stdin" just as the command ends would lose it.
+ */
+static int linger_ms;
+
+static void linger_on_control(void) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  static unsigned char sink[READ_CHUNK];
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    long left = linger_ms - elapsed;
+    if (left <= 0) return;
+    struct pollfd p = {.fd = 0, .events = POLLIN};
+    int r = poll(&p, 1, left < 25 ? (int)left : 25);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return; /* quiet (or poll failed) */
+    ssize_t n = read(0, sink, sizeof sink);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return; /* EOF */
+  }
+}
+
 static _Noreturn void supervise_channel(int sfd, int child_stdin, bool background) {
   struct channel c = {.fd = child_stdin, .background = background};
   c.pending = malloc(PENDING_CAP);
@@ -492,7 +519,10 @@ static _Noreturn void supervise_channel(int sfd, int child_stdin, bool backgroun
   bool stdin_parked = false; /* background: hung up while full, wait for room before reading */
   for (;;) {
     handle_signals(sfd);
-    if (have_status) finish();
+    if (have_status) {
+      if (stdin_open && linger_ms > 0) linger_on_control();
+      finish();
+    }
     flush_pending(&c);
 
     bool room = PENDING_CAP - (c.end - c.start) >= READ_CHUNK;
@@ -552,7 +582,7 @@ static _Noreturn void supervise_signals(int sfd) {
   }
 }
 
-#define RUN_USAGE "usage: run [--background | --tty] [--pidfile <file>] -- <argv...>"
+#define RUN_USAGE "usage: run [--background | --tty] [--pidfile <file>] [--linger-ms <0-1000>] -- <argv...>"
 
 int cmd_run(int argc, char **argv) {
   bool background = false, tty = false;
@@ -564,6 +594,11 @@ int cmd_run(int argc, char **argv) {
       tty = true;
     } else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc) {
       pidfile = argv[++i];
+    } else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc) {
+      char *end;
+      long ms = strtol(argv[++i], &end, 10);
+      if (*argv[i] == '\0' || *end != '\0' || ms < 0 || ms > 1000) die(ERR_USAGE, RUN_USAGE);
+      linger_ms = (int)ms;
     } else if (strcmp(argv[i], "--") == 0) {
       break;
     } else {

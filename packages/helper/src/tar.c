@@ -723,6 +723,7 @@ static void finish_dirs(struct extractor *X) {
 }
 
 int cmd_tar_extract(int argc, char **argv) {
+  set_drain_stdin_on_exit(true);
   if (argc != 4) die(ERR_USAGE, "usage: fs tar-extract <root> <path> <maxBytes> <maxEntries>");
   static struct extractor X;
   char norm[PATH_LIMIT + 1];
@@ -754,13 +755,17 @@ int cmd_tar_extract(int argc, char **argv) {
       if (m.pending) die(ERR_INVALID_ARCHIVE, "a metadata header is not followed by an entry");
       got = in_read(h, BLOCK); /* the second zero block (or nothing) */
       if (!all_zero(h, got)) die(ERR_INVALID_ARCHIVE, "a lone zero block is followed by data");
-      /* Writers pad archives to a record size (GNU tar: 10 KiB): read a bounded amount of what
-       * follows, so the sender does not fail writing padding to a process that already left. */
-      for (uint64_t drained = 0; drained < 1024 * 1024;) {
-        size_t a = in_avail();
-        if (!a) break;
-        drained += a;
-        in.pos = in.len;
+      /* Writers pad archives to a record size (GNU tar: 10 KiB). Read what follows to EOF (up to
+       * 16 MiB), so nothing is still in flight when we exit: the sender must not fail writing
+       * padding to a process that already left, and some engines (Podman 4.3) drop a process's
+       * output when input is in flight as it exits. */
+      in.pos = in.len;
+      static char sink[65536];
+      for (uint64_t drained = 0; drained < 16 * 1024 * 1024;) {
+        ssize_t r = read(0, sink, sizeof sink);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        drained += (uint64_t)r;
       }
       break;
     }

@@ -90,6 +90,25 @@ void report_error(enum errcode code, const char *fmt, ...) {
   va_end(ap);
 }
 
+/*
+ * Commands that consume stdin (fs write, fs tar-extract) read it to EOF before exiting on an
+ * error: the caller is usually still sending, and input in flight when a process exits makes
+ * some engines drop its output (Podman 4.3's conmon resets the attach socket), error line included.
+ */
+static bool drain_on_exit;
+
+void set_drain_stdin_on_exit(bool on) { drain_on_exit = on; }
+
+static void drain_stdin(void) {
+  if (!drain_on_exit) return;
+  static char sink[65536];
+  for (;;) {
+    ssize_t r = read(0, sink, sizeof sink);
+    if (r > 0 || (r < 0 && errno == EINTR)) continue;
+    return;
+  }
+}
+
 _Noreturn void die(enum errcode code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -100,6 +119,7 @@ _Noreturn void die(enum errcode code, const char *fmt, ...) {
   }
   emit(code, fmt, ap, 0);
   va_end(ap);
+  drain_stdin();
   /* Buffered stdout is dropped on purpose: nothing further is written after a failure. */
   _exit(2);
 }
@@ -114,6 +134,7 @@ _Noreturn void die_errno(int err, const char *fmt, ...) {
   }
   emit(errno_code(err), fmt, ap, err);
   va_end(ap);
+  drain_stdin();
   _exit(2);
 }
 

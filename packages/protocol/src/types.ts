@@ -140,6 +140,11 @@ export interface EngineCapabilities {
    * staying bounding-set ceilings (Docker). Berth then adds none to tiers 1-2.
    */
   addedCapsEffectiveForNonRoot: boolean;
+  /**
+   * Whether the engine drops a process's pending output when stdin input is in flight as it exits
+   * (Podman 4.3's conmon resets the attach socket). Berth then has its helper linger on stdin.
+   */
+  outputLostWithStdinInFlight: boolean;
   init: boolean;
   pidsLimit: boolean;
   portPublishing: boolean;

@@ -130,7 +130,8 @@ describe('streamed commands', () => {
     client.send({
       type: 'start',
       command:
-        'echo ready; read line; echo "got:$line"; echo warn >&2; trap "echo term; exit 9" TERM; sleep 60 & wait',
+        // The trap is set before `warn` is printed: the test signals once it sees `warn`.
+        'echo ready; read line; echo "got:$line"; trap "echo term; exit 9" TERM; echo warn >&2; sleep 60 & wait',
     });
     const started = await client.waitFor('started');
     expect((started.command as CommandInfo).id).toMatch(/^cmd_/);

@@ -269,6 +269,38 @@ describe('delete', () => {
     });
   }
 
+  it("leaves every other workspace's container, volumes and networks alone", async () => {
+    await withBerth({}, async (berth) => {
+      const doomed = await create(berth);
+      const neighbour = await create(berth);
+      // Stopped: nothing holds its volumes, so only Berth's own filtering can keep them.
+      await berth.api('POST', `/v1/workspaces/${neighbour.id}/stop`);
+      const owned = async (workspaceId: string) => {
+        const filters = JSON.stringify({ label: [`berth.workspace=${workspaceId}`] });
+        const keep = (labels: Record<string, string> | null | undefined) =>
+          labels?.['berth.workspace'] === workspaceId;
+        const volumes = ((await docker.listVolumes({ filters })).Volumes ?? []).filter((v) => keep(v.Labels));
+        const networks = (await docker.listNetworks({ filters })).filter((n) => keep(n.Labels));
+        const containers = (await docker.listContainers({ all: true, filters })).filter((c) =>
+          keep(c.Labels),
+        );
+        return {
+          volumes: volumes.map((v) => v.Name).sort(),
+          networks: networks.map((n) => n.Name).sort(),
+          containers: containers.map((c) => c.Id).sort(),
+        };
+      };
+      const before = await owned(neighbour.id);
+      expect(before.volumes.length).toBeGreaterThan(0);
+      expect(before.containers).toHaveLength(1);
+      expect((await berth.api('DELETE', `/v1/workspaces/${doomed.id}`)).status).toBe(204);
+      expect(await owned(doomed.id)).toEqual({ volumes: [], networks: [], containers: [] });
+      expect(await owned(neighbour.id)).toEqual(before);
+      const started = await berth.api<Workspace>('POST', `/v1/workspaces/${neighbour.id}/start`);
+      expect(started.body.status).toBe('running');
+    });
+  });
+
   it('refuses to start or stop a workspace that is being deleted', async () => {
     await withBerth({}, async (berth) => {
       const ws = await create(berth);

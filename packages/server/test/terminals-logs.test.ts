@@ -164,7 +164,8 @@ describe('logs', () => {
           headers: { authorization: `Bearer ${other.token}` },
         });
         expect(await res.text()).toContain('last words');
-        await other.api('DELETE', `/v1/workspaces/${created.id}`);
+        const del = await other.api('DELETE', `/v1/workspaces/${created.id}?wait=true`);
+        expect(del.status, JSON.stringify(del.body)).toBe(204);
         expect((await other.api('GET', `/v1/workspaces/${created.id}/logs`)).status).toBe(404);
       },
     );

@@ -125,6 +125,7 @@ const EngineInfoSchema = z.object({
   capabilities: z.object({
     gvisor: z.boolean(),
     addedCapsEffectiveForNonRoot: z.boolean(),
+    outputLostWithStdinInFlight: z.boolean(),
     init: z.boolean(),
     pidsLimit: z.boolean(),
     portPublishing: z.boolean(),

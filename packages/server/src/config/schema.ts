@@ -82,7 +82,7 @@ export const ConfigSchema = z.strictObject({
       labels: z
         .record(z.string(), z.string())
         .default({})
-        .describe('Extra labels on every container, volume and network Berth creates.'),
+        .describe('Extra labels on every container, volume and network Berth creates for workspaces.'),
     })
     .prefault({}),
   network: z

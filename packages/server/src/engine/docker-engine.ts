@@ -6,7 +6,13 @@ import type { Logger } from '../log/logger.js';
 import { BERTH_VERSION } from '../version.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
 import { isNotFound, isNotModified, toEngineAppError } from './docker-errors.js';
-import { demuxFrames, rawFrames, writeWithBackpressure, type ProcessHandle } from './process.js';
+import {
+  demuxFrames,
+  rawFrames,
+  writeWithBackpressure,
+  type OutputChunk,
+  type ProcessHandle,
+} from './process.js';
 import type {
   BuildProgress,
   ContainerClient,
@@ -34,6 +40,14 @@ function modemOptions(host: string | undefined): Docker.DockerOptions {
 
 const labelFilter = (labels: Record<string, string>): string =>
   JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+
+/**
+ * Whether an object carries every label of a filter. Lists are filtered again here: Podman 4.3
+ * ORs several label filters on volumes (Docker ANDs them), which would hand one workspace's
+ * delete every Berth volume on the host.
+ */
+const hasLabels = (have: Record<string, string> | null | undefined, want: Record<string, string>): boolean =>
+  Object.entries(want).every(([k, v]) => have?.[k] === v);
 
 /**
  * The Docker Engine API driver (dockerode). Serves Docker and Podman's Docker-compatible socket;
@@ -107,6 +121,7 @@ export class DockerEngine implements EngineDriver {
         // workspace on gVisor; claiming it would silently run tier 1 on runc.
         gvisor: this.kind === 'docker' && ociRuntimes.includes('runsc'),
         addedCapsEffectiveForNonRoot: this.kind === 'podman',
+        outputLostWithStdinInFlight: this.kind === 'podman',
         init: true,
         pidsLimit: info.PidsLimit !== false,
         portPublishing: true,
@@ -217,7 +232,9 @@ export class DockerEngine implements EngineDriver {
     list: (labels) =>
       this.call('list containers', async () => {
         const items = await this.docker.listContainers({ all: true, filters: labelFilter(labels) });
-        return items.map((c) => ({ id: c.Id, names: c.Names, labels: c.Labels ?? {}, state: c.State }));
+        return items
+          .filter((c) => hasLabels(c.Labels, labels))
+          .map((c) => ({ id: c.Id, names: c.Names, labels: c.Labels ?? {}, state: c.State }));
       }),
 
     putArchive: (id, path, tar) =>
@@ -274,7 +291,7 @@ export class DockerEngine implements EngineDriver {
           stdin: options.stdin,
           Tty: spec.tty ?? false,
         });
-        return processHandle(socket, spec.tty ?? false, {
+        return processHandle(socket, spec.tty ?? false, this.kind === 'podman', {
           resize: (cols, rows) => exec.resize({ w: cols, h: rows }).then(() => undefined),
           wait: async () => {
             // The engine may report the exec as running for a moment after its streams closed.
@@ -285,44 +302,7 @@ export class DockerEngine implements EngineDriver {
               await new Promise((r) => setTimeout(r, 10));
             }
           },
-          remove: async () => {},
         });
-      }),
-
-    runProcess: (plan, options) =>
-      this.call(`run ${plan.name}`, async () => {
-        const create = toDockerCreateOptions(plan);
-        const container = await this.docker.createContainer({
-          ...create,
-          AttachStdin: options.stdin,
-          AttachStdout: true,
-          AttachStderr: true,
-          OpenStdin: options.stdin,
-          StdinOnce: options.stdin,
-          Tty: false,
-        });
-        const remove = async () => {
-          await container.remove({ force: true, v: true }).catch(() => {});
-        };
-        try {
-          const socket = (await container.attach({
-            stream: true,
-            stdin: options.stdin,
-            stdout: true,
-            stderr: true,
-            hijack: true,
-          })) as Duplex;
-          await container.start();
-          return processHandle(socket, false, {
-            resize: () => Promise.resolve(),
-            wait: async () =>
-              ((await this.streaming.getContainer(container.id).wait()) as { StatusCode: number }).StatusCode,
-            remove,
-          });
-        } catch (err) {
-          await remove();
-          throw err;
-        }
       }),
 
     logs: (id, options, signal) =>
@@ -406,7 +386,9 @@ export class DockerEngine implements EngineDriver {
         const res = (await this.docker.listVolumes({ filters: labelFilter(labels) })) as {
           Volumes: { Name: string; Labels: Record<string, string> | null }[] | null;
         };
-        return (res.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
+        return (res.Volumes ?? [])
+          .filter((v) => hasLabels(v.Labels, labels))
+          .map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
       }),
   };
 
@@ -456,7 +438,9 @@ export class DockerEngine implements EngineDriver {
     list: (labels) =>
       this.call('list networks', async () => {
         const items = await this.docker.listNetworks({ filters: labelFilter(labels) });
-        return items.map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
+        return items
+          .filter((n) => hasLabels(n.Labels, labels))
+          .map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
       }),
     usedSubnets: () =>
       this.call('list networks', async () => {
@@ -558,29 +542,45 @@ export class DockerEngine implements EngineDriver {
 function processHandle(
   socket: Duplex,
   tty: boolean,
+  podman: boolean,
   ops: {
     resize: (cols: number, rows: number) => Promise<void>;
     wait: () => Promise<number>;
-    remove: () => Promise<void>;
   },
 ): ProcessHandle {
   let closed = false;
   let exit: Promise<number> | undefined;
   return {
-    output: () => (tty ? rawFrames(socket) : demuxFrames(socket)),
+    output: () =>
+      tty ? rawFrames(socket) : podman ? withoutPodmanNoise(demuxFrames(socket)) : demuxFrames(socket),
     writeStdin: (data) => writeWithBackpressure(socket, data),
     endStdin: () => {
       if (!socket.writableEnded) socket.end();
     },
     resize: ops.resize,
     wait: () => (exit ??= ops.wait()),
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      socket.destroy();
-      await ops.remove();
+    close: () => {
+      if (!closed) {
+        closed = true;
+        socket.destroy();
+      }
+      return Promise.resolve();
     },
   };
+}
+
+/**
+ * Podman 4.3 writes its own attach error into a process's stderr when conmon resets the attach
+ * socket as the process exits ("read unixpacket …/attach: … connection reset by peer"). That line
+ * is Podman's, not the program's: drop it.
+ */
+const PODMAN_ATTACH_NOISE = /^Error: read unixpacket @->\S+\/attach: read: connection reset by peer\n?$/;
+
+async function* withoutPodmanNoise(chunks: AsyncIterable<OutputChunk>): AsyncIterable<OutputChunk> {
+  for await (const chunk of chunks) {
+    if (chunk.stream === 'stderr' && PODMAN_ATTACH_NOISE.test(chunk.data.toString('utf8'))) continue;
+    yield chunk;
+  }
 }
 
 /** Strips the 8-byte frame headers of Docker's multiplexed stdout/stderr stream. */

@@ -139,8 +139,6 @@ export interface ContainerClient {
   logsTail(id: string, lines: number): Promise<string>;
   /** Starts a process in a running container (exec), streams attached. */
   execProcess(id: string, spec: ProcessSpec, options: { stdin: boolean }): Promise<ProcessHandle>;
-  /** Runs `plan` as a one-shot container with its streams attached; `close()` removes it. */
-  runProcess(plan: ContainerPlan, options: { stdin: boolean }): Promise<ProcessHandle>;
   /** The container's output, in order; with `follow`, until it stops or `signal` aborts. */
   logs(id: string, options: LogOptions, signal?: AbortSignal): Promise<AsyncIterable<OutputChunk>>;
 }

@@ -78,17 +78,22 @@ export const SIGNALS: Record<string, number> = {
 
 /** A command running in a workspace under berth-helper, and what we know of it. */
 export class CommandSession extends StreamSession {
-  readonly id = `cmd_${randomBase32(12)}`;
   timedOut = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
+  /** Set once stdin was half-closed: control then goes through `kill --pidfile`. */
+  private stdinEnded = false;
+
   constructor(
+    readonly id: string,
     readonly workspaceId: string,
     readonly cmd: string[],
     readonly background: boolean,
     handle: ProcessHandle,
     bufferBytes: number,
     timeoutMs: number,
+    /** Signals the command through `berth-helper kill --pidfile` (0 = kill the whole tree). */
+    private readonly signalByPidfile: (signal: number) => Promise<void>,
   ) {
     super(handle, bufferBytes);
     if (timeoutMs > 0) {
@@ -115,17 +120,31 @@ export class CommandSession extends StreamSession {
   }
 
   signal(signal: number): Promise<void> {
+    if (this.stdinEnded) return this.running ? this.signalByPidfile(signal) : Promise.resolve();
     return this.send(frame(FRAME.signal, Buffer.from([signal])));
   }
 
   /** Kills the command and every process it started. */
   kill(): Promise<void> {
+    if (this.stdinEnded) return this.running ? this.signalByPidfile(0) : Promise.resolve();
     return this.send(frame(FRAME.kill));
   }
 
   /** The caller went away: berth-helper kills a foreground command when its stdin ends. */
   hangUp(): void {
-    if (this.running) this.handle.endStdin();
+    this.endStdin();
+  }
+
+  /**
+   * Half-closes stdin without writing to it. For a background command berth-helper then only
+   * closes the command's stdin. (Podman 4.3 loses output when stdin bytes are still in flight as
+   * the process exits; not writing at all avoids that.)
+   */
+  endStdin(): void {
+    if (!this.stdinEnded) {
+      this.stdinEnded = true;
+      if (this.running) this.handle.endStdin();
+    }
   }
 
   private async send(bytes: Buffer): Promise<void> {
@@ -168,7 +187,8 @@ export class CommandService {
   async start(
     ws: WorkspaceRecord,
     input: CommandInput,
-    options: { background: boolean },
+    /** `stdin: false` attaches no stdin; control then goes through the pidfile. */
+    options: { background: boolean; stdin?: boolean },
   ): Promise<CommandSession> {
     const cmd = argvOf(input);
     const timeoutMs = this.timeoutOf(input.timeoutMs);
@@ -181,24 +201,54 @@ export class CommandService {
         `env keys ${reserved.join(', ')} are reserved and cannot be set for a command`,
       );
     }
+    const id = `cmd_${randomBase32(12)}`;
+    const pidfile = `/tmp/.berth-${id}.pid`;
+    const stdin = options.stdin ?? true;
     const handle = await this.inWorkspace.exec(
       ws,
       {
-        cmd: [HELPER_IN_WORKSPACE, 'run', ...(options.background ? ['--background'] : []), '--', ...cmd],
+        cmd: [
+          HELPER_IN_WORKSPACE,
+          'run',
+          ...(options.background ? ['--background'] : []),
+          ...(stdin && this.inWorkspace.helperLingerMs > 0
+            ? ['--linger-ms', String(this.inWorkspace.helperLingerMs)]
+            : []),
+          '--pidfile',
+          pidfile,
+          '--',
+          ...cmd,
+        ],
         env: env.map(([k, v]) => `${k}=${v}`),
         workingDir: input.cwd ?? (ws.spec.tier === 1 ? '/' : WORKSPACE_PATH),
         ...(input.user ? { user: input.user } : {}),
       },
-      { stdin: true },
+      { stdin },
     );
-    const session = new CommandSession(
+    const signalByPidfile = async (signal: number): Promise<void> => {
+      try {
+        const delivered = await this.inWorkspace.signalHelper(ws, pidfile, signal, () => session.running);
+        if (!delivered && session.running) {
+          this.log.warn({ commandId: id }, 'could not signal a command: its helper wrote no pidfile');
+        }
+      } catch (err) {
+        this.log.warn(
+          { commandId: id, err: err instanceof Error ? err.message : String(err) },
+          'could not signal a command',
+        );
+      }
+    };
+    const session: CommandSession = new CommandSession(
+      id,
       ws.id,
       cmd,
       options.background,
       handle,
       this.limits.bufferBytes,
       timeoutMs,
+      signalByPidfile,
     );
+    if (options.stdin === false) session.endStdin();
     this.sessions.set(session.id, session);
     session.onExit(() => {
       setTimeout(() => this.sessions.delete(session.id), this.limits.retainFinishedMs).unref();
@@ -217,10 +267,14 @@ export class CommandService {
       this.limits.maxOutputBytes,
     );
     const started = performance.now();
+    const stdin = input.stdin !== undefined && input.stdin.length > 0;
+    // Without input the command gets no stdin at all: it runs as a background command (EOF only
+    // closes its stdin), and its timeout goes through the pidfile. Nothing is ever written to
+    // stdin, which Podman 4.3 needs (bytes in flight as a process exits lose its output there).
     const session = await this.start(
       ws,
       { ...input, timeoutMs: input.timeoutMs ?? this.limits.execTimeoutMs },
-      { background: false },
+      { background: !stdin, stdin },
     );
     const out: Record<OutputChunk['stream'], { parts: Buffer[]; bytes: number; truncated: boolean }> = {
       stdout: { parts: [], bytes: 0, truncated: false },
@@ -239,12 +293,12 @@ export class CommandService {
       return Promise.resolve();
     });
     try {
-      if (input.stdin !== undefined && input.stdin.length > 0) {
+      if (stdin) {
         await session.writeStdin(
-          Buffer.from(input.stdin, input.stdinEncoding === 'base64' ? 'base64' : 'utf8'),
+          Buffer.from(input.stdin!, input.stdinEncoding === 'base64' ? 'base64' : 'utf8'),
         );
+        await session.closeStdin();
       }
-      await session.closeStdin();
       await session.done;
     } finally {
       detach();

@@ -29,12 +29,18 @@ const HELPER_ERRORS: Record<string, ErrorCode> = {
 
 /** Turns berth-helper's failure (exit 2, one JSON line on stderr) into a stable API error. */
 export function helperError(exitCode: number, stderr: string): AppError {
-  const line = stderr.trim().split('\n').pop() ?? '';
+  // The helper's own line is the last JSON object with an `error` field.
   let parsed: { error?: string; message?: string } = {};
-  try {
-    parsed = JSON.parse(line) as typeof parsed;
-  } catch {
-    // not the helper's JSON: fall through to internal
+  for (const line of stderr.trim().split('\n').reverse()) {
+    try {
+      const candidate = JSON.parse(line) as typeof parsed;
+      if (candidate && typeof candidate.error === 'string') {
+        parsed = candidate;
+        break;
+      }
+    } catch {
+      // not the helper's line
+    }
   }
   const code = (parsed.error && HELPER_ERRORS[parsed.error]) || 'internal';
   const message = parsed.message ?? `berth-helper exited with ${exitCode}`;
@@ -62,6 +68,15 @@ export class InWorkspace {
     return this.deps.catalogue.get(ws.runtime).user;
   }
 
+  /**
+   * How long `berth-helper run` keeps reading stdin after its command exited (`--linger-ms`), so
+   * that a frame sent as the command ends is not in flight when it exits: 0 unless the engine
+   * drops output in that case (Podman 4.3).
+   */
+  get helperLingerMs(): number {
+    return this.deps.engine.info?.capabilities.outputLostWithStdinInFlight ? 250 : 0;
+  }
+
   /** Starts a process in the running workspace. */
   async exec(ws: WorkspaceRecord, spec: ProcessSpec, options: { stdin: boolean }): Promise<ProcessHandle> {
     const container = await this.deps.provisioner.findContainer(ws);
@@ -69,6 +84,42 @@ export class InWorkspace {
       throw new AppError('invalid_state', `workspace ${ws.name} is ${ws.status}; start it to run commands`);
     }
     return this.deps.engine.containers.execProcess(container.id, { user: this.userOf(ws), ...spec }, options);
+  }
+
+  /**
+   * Sends `signal` (0: kill the whole tree) to a `berth-helper run --pidfile` in the workspace.
+   * The helper writes its pidfile once it started its command, so a signal sent right after the
+   * start may find none yet: retried while `running()` holds (2 s at most). False when no helper
+   * took it (it never wrote its pidfile, or it is gone).
+   */
+  async signalHelper(
+    ws: WorkspaceRecord,
+    pidfile: string,
+    signal: number,
+    running: () => boolean,
+  ): Promise<boolean> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      if (await this.signalOnce(ws, pidfile, signal)) return true;
+      if (!running()) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  private async signalOnce(ws: WorkspaceRecord, pidfile: string, signal: number): Promise<boolean> {
+    const args = ['kill', '--pidfile', pidfile, ...(signal > 0 ? ['--signal', String(signal)] : [])];
+    const handle = await this.exec(ws, { cmd: [HELPER_IN_WORKSPACE, ...args] }, { stdin: false });
+    try {
+      const stderr: Buffer[] = [];
+      for await (const chunk of handle.output()) if (chunk.stream === 'stderr') stderr.push(chunk.data);
+      const code = await handle.wait();
+      if (code === 0) return true;
+      const text = Buffer.concat(stderr).toString('utf8');
+      if (helperError(code, text).code === 'file_not_found') return false;
+      throw helperError(code, text);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Runs berth-helper with `args` against the workspace's files, running or stopped. */
@@ -94,6 +145,9 @@ export class InWorkspace {
         options,
       );
     }
+    // Stopped: a one-shot container of Berth's own image on the workspace's volumes, idle, and
+    // the helper exec'd inside it like in a running workspace. (Not an attach: Podman never
+    // delivers EOF on a half-closed attach stream, while exec streams work on both engines.)
     const tools = await this.deps.tools.ensure();
     const mounts = this.deps.provisioner
       .plan(ws, true, tools)
@@ -102,7 +156,7 @@ export class InWorkspace {
       name: `${resourceNames(ws.id).container}-files-${randomBytes(4).toString('hex')}`,
       image: this.deps.catalogue.shellImage,
       user: this.userOf(ws),
-      cmd,
+      cmd: ['sleep', '86400'],
       mounts,
       labels: ownedLabels(
         { workspaceId: ws.id, name: ws.name, specHash: ws.specHash, generation: ws.generation },
@@ -111,7 +165,26 @@ export class InWorkspace {
       ),
       seccompProfile: this.deps.seccompProfile(),
     });
-    return this.deps.engine.containers.runProcess(plan, options);
+    const engine = this.deps.engine;
+    const helperId = await engine.containers.create(plan);
+    try {
+      await engine.containers.start(helperId);
+      const handle = await engine.containers.execProcess(
+        helperId,
+        { cmd, user: this.userOf(ws), workingDir: '/' },
+        options,
+      );
+      return {
+        ...handle,
+        close: async () => {
+          await handle.close();
+          await engine.containers.remove(helperId);
+        },
+      };
+    } catch (err) {
+      await engine.containers.remove(helperId);
+      throw err;
+    }
   }
 
   /**

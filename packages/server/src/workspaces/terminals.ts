@@ -114,21 +114,9 @@ export class TerminalService {
     );
     await handle.resize(options.cols, options.rows).catch(() => {});
     const killTree = async () => {
-      const killer = await this.inWorkspace.exec(
-        ws,
-        { cmd: [HELPER_IN_WORKSPACE, 'kill', '--pidfile', pidfile] },
-        { stdin: false },
-      );
-      try {
-        for await (const _ of killer.output()) {
-          // drain
-        }
-        await killer.wait();
-      } finally {
-        await killer.close();
-      }
+      await this.inWorkspace.signalHelper(ws, pidfile, 0, () => session.running);
     };
-    const session = new TerminalSession(
+    const session: TerminalSession = new TerminalSession(
       id,
       ws.id,
       cmd,

@@ -65,8 +65,8 @@ export class ToolsVolume {
     const existing = await this.engine.volumes.inspect(name);
     if (existing && existing.labels[LABELS.role] === 'tools' && (await this.holdsHelper(name))) return name;
     if (!existing) {
+      // Shared by every workspace and every Berth on this engine, so no per-daemon labels.
       await this.engine.volumes.create(name, {
-        ...this.extraLabels,
         [LABELS.managed]: 'true',
         [LABELS.role]: 'tools',
         [LABELS.version]: BERTH_VERSION,

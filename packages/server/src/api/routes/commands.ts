@@ -96,7 +96,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
     const input = parseWith(CommandInputSchema, req.body ?? {}, 'body');
     const ws = await deps.workspaces.resolve(principalOf(req), id);
     const session = await deps.commands.start(ws, input, { background: true });
-    await session.closeStdin();
+    session.endStdin(); // no stdin for it: EOF, without writing to it
     return reply.status(201).send(session.info());
   });
 
