@@ -48,8 +48,10 @@ ensure_node() {
   # Native addons (better-sqlite3) must build against the headers of the Node that runs them.
   local node_prefix
   node_prefix="$(cd "$(dirname "$node_bin")/.." && pwd)"
+  # Passed to `npm ci` only: npm warns about the key on every other command.
+  BERTH_NODEDIR=""
   if [ -f "$node_prefix/include/node/node.h" ]; then
-    export npm_config_nodedir="$node_prefix"
+    BERTH_NODEDIR="$node_prefix"
   fi
   export BERTH_NODE="$node_bin"
 }
@@ -72,7 +74,11 @@ ensure_deps() {
   want="$(node -p 'process.version')-$(sha256sum package-lock.json | cut -c1-16)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing npm dependencies with Node $(node --version)"
-    npm ci --no-audit --no-fund --loglevel=error >&2
+    if [ -n "$BERTH_NODEDIR" ]; then
+      npm_config_nodedir="$BERTH_NODEDIR" npm ci --no-audit --no-fund --loglevel=error >&2
+    else
+      npm ci --no-audit --no-fund --loglevel=error >&2
+    fi
     echo "$want" >"$stamp"
   fi
   say "building (tsc -b)"

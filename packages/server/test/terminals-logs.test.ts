@@ -102,7 +102,12 @@ describe('logs', () => {
   };
 
   it('returns the last N lines with streams apart and timestamps on request', async () => {
-    const all = await logs('');
+    // The last two lines must be beats: wait for a third one, so both start-up lines are older.
+    let all = await logs('');
+    for (let i = 0; i < 100 && all.filter((l) => l.text.startsWith('beat')).length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      all = await logs('');
+    }
     // Each stream keeps its order; two writes at the same moment may land in either order.
     expect(all.filter((l) => l.stream === 'stdout')[0]).toEqual({ stream: 'stdout', text: 'started-out' });
     expect(all.filter((l) => l.stream === 'stderr')).toEqual([{ stream: 'stderr', text: 'started-err' }]);
