@@ -479,11 +479,12 @@ static void handle_signals(int sfd) {
 /* The control channel loop: frames from stdin, signals, data to the child. */
 /*
  * --linger-ms: once the command has exited, keep reading (and discarding) the control channel
- * until it has been quiet for 25 ms, it ends, or the linger time is up. Some engines (Podman 4.3's
+ * until it has been quiet for --linger-quiet-ms (default 25), it ends, or the linger time is up. Some engines (Podman 4.3's
  * conmon) reset the attach socket, and drop output not yet forwarded, when input is in flight as
  * the process exits; a caller that sends "close stdin" just as the command ends would lose it.
  */
 static int linger_ms;
+static int linger_quiet_ms = 25;
 
 static void linger_on_control(void) {
   struct timespec start, now;
@@ -495,7 +496,7 @@ static void linger_on_control(void) {
     long left = linger_ms - elapsed;
     if (left <= 0) return;
     struct pollfd p = {.fd = 0, .events = POLLIN};
-    int r = poll(&p, 1, left < 25 ? (int)left : 25);
+    int r = poll(&p, 1, left < linger_quiet_ms ? (int)left : linger_quiet_ms);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return; /* quiet (or poll failed) */
     ssize_t n = read(0, sink, sizeof sink);
@@ -582,7 +583,18 @@ static _Noreturn void supervise_signals(int sfd) {
   }
 }
 
-#define RUN_USAGE "usage: run [--background | --tty] [--pidfile <file>] [--linger-ms <0-1000>] -- <argv...>"
+#define RUN_USAGE \
+  "usage: run [--background | --tty] [--pidfile <file>] [--linger-ms <0-10000>] " \
+  "[--linger-quiet-ms <1-10000>] -- <argv...>"
+
+/* A duration option: decimal milliseconds in [min, 10000]. */
+static int millis(const char *s, long min) {
+  char *end;
+  errno = 0;
+  long ms = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || errno || ms < min || ms > 10000) die(ERR_USAGE, RUN_USAGE);
+  return (int)ms;
+}
 
 int cmd_run(int argc, char **argv) {
   bool background = false, tty = false;
@@ -595,10 +607,9 @@ int cmd_run(int argc, char **argv) {
     } else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc) {
       pidfile = argv[++i];
     } else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc) {
-      char *end;
-      long ms = strtol(argv[++i], &end, 10);
-      if (*argv[i] == '\0' || *end != '\0' || ms < 0 || ms > 1000) die(ERR_USAGE, RUN_USAGE);
-      linger_ms = (int)ms;
+      linger_ms = millis(argv[++i], 0);
+    } else if (strcmp(argv[i], "--linger-quiet-ms") == 0 && i + 1 < argc) {
+      linger_quiet_ms = millis(argv[++i], 1);
     } else if (strcmp(argv[i], "--") == 0) {
       break;
     } else {

@@ -48,8 +48,9 @@ describe('failing while the caller still sends', () => {
 
 /**
  * `run --linger-ms`: after the command exits, the helper keeps reading the control channel until it
- * is quiet (25 ms), ends, or the linger time is up, so a frame sent as the command ends is not in
- * flight when the helper exits.
+ * is quiet (`--linger-quiet-ms`), ends, or the linger time is up, so a frame sent as the command
+ * ends is not in flight when the helper exits. The tests use a quiet window far longer than their
+ * send interval, so a loaded machine cannot make them flaky.
  */
 describe('run --linger-ms', () => {
   function startRun(args: string[]) {
@@ -61,60 +62,86 @@ describe('run --linger-ms', () => {
     return { child, exited, stdout: () => stdout };
   }
 
-  it('reads frames sent after the command exited, then exits with its status', async () => {
-    const run = startRun(['--linger-ms', '1000', '--', 'sh', '-c', 'echo done; exit 7']);
+  /** Writes a frame every 20 ms for `ms`; resolves to the number written. */
+  async function sendFor(child: ReturnType<typeof spawn>, ms: number): Promise<number> {
+    let sent = 0;
+    for (const until = Date.now() + ms; Date.now() < until && child.exitCode === null; sent++) {
+      child.stdin!.write(frame(0, 'late'));
+      await sleep(20);
+    }
+    return sent;
+  }
+
+  it('reads frames sent after the command exited, then exits with its status once they stop', async () => {
+    const run = startRun([
+      '--linger-ms',
+      '10000',
+      '--linger-quiet-ms',
+      '1500',
+      '--',
+      'sh',
+      '-c',
+      'echo done; exit 7',
+    ]);
     try {
-      let stop = false;
-      let sent = 0;
-      const sender = (async () => {
-        while (!stop) {
-          run.child.stdin.write(frame(0, 'late'));
-          sent++;
-          await sleep(10);
-        }
-      })();
-      await sleep(300); // well past the command's exit, but frames keep coming
-      expect(run.child.exitCode).toBeNull();
+      expect(await sendFor(run.child, 600)).toBeGreaterThan(5);
+      // Well past the command's exit, but frames kept coming.
       expect(run.stdout()).toBe('done\n');
-      stop = true;
-      await sender;
+      expect(run.child.exitCode).toBeNull();
+      // Quiet now: it exits after the quiet window, with the command's status.
       expect(await run.exited).toBe(7);
-      expect(sent).toBeGreaterThan(5);
     } finally {
       run.child.kill('SIGKILL');
     }
   });
 
   it('stops lingering at the limit even when the caller never pauses', async () => {
-    const run = startRun(['--linger-ms', '100', '--', 'true']);
+    const run = startRun(['--linger-ms', '300', '--linger-quiet-ms', '5000', '--', 'true']);
     try {
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && run.child.exitCode === null) {
-        run.child.stdin.write(frame(0, 'x'));
-        await sleep(5);
-      }
+      await sendFor(run.child, 8000);
       // It exited while the caller was still sending.
-      expect(run.child.exitCode).not.toBeNull();
-      expect(await run.exited).toBe(0);
+      expect(run.child.exitCode).toBe(0);
     } finally {
       run.child.kill('SIGKILL');
     }
   });
 
-  it('exits at EOF of the control channel', async () => {
-    const run = startRun(['--linger-ms', '1000', '--', 'sh', '-c', 'exit 3']);
+  it('stops lingering at EOF of the control channel', async () => {
+    // --background: a raw EOF before the command exited would otherwise kill it (137).
+    const run = startRun([
+      '--background',
+      '--linger-ms',
+      '10000',
+      '--linger-quiet-ms',
+      '5000',
+      '--',
+      'sh',
+      '-c',
+      'exit 3',
+    ]);
     try {
-      run.child.stdin.write(frame(1));
+      await sendFor(run.child, 300); // the command exits at once; the helper lingers meanwhile
+      expect(run.child.exitCode).toBeNull();
+      const ended = Date.now();
       run.child.stdin.end();
       expect(await run.exited).toBe(3);
+      // Neither the quiet window nor the limit (both seconds away) ended it.
+      expect(Date.now() - ended).toBeLessThan(3000);
     } finally {
       run.child.kill('SIGKILL');
     }
   });
 
-  it('refuses a value outside 0-1000', () => {
-    for (const value of ['1001', '-1', 'soon', '']) {
-      expectError(helper(['run', '--linger-ms', value, '--', 'true']), 'usage');
+  it('refuses values out of range', () => {
+    for (const [flag, value] of [
+      ['--linger-ms', '10001'],
+      ['--linger-ms', '-1'],
+      ['--linger-ms', 'soon'],
+      ['--linger-ms', ''],
+      ['--linger-quiet-ms', '0'],
+      ['--linger-quiet-ms', '99999999999999999999'],
+    ] as const) {
+      expectError(helper(['run', flag, value, '--', 'true']), 'usage');
     }
   });
 });
