@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   rmSync,
   statSync,
@@ -228,7 +229,76 @@ describe('berth shell', () => {
       expect(code).toBe(5);
     },
   );
+
+  it.skipIf(script.status !== 0)(
+    'forwards window-size changes and delivers Ctrl-C to the workspace',
+    async () => {
+      const command = [BIN, ...args('shell', WS)].map((a) => `'${a}'`).join(' ');
+      // `script` runs berth on a terminal whose master it feeds from our pipe.
+      const child = spawn('script', ['-qefc', command, '/dev/null'], {
+        env: cliEnv(),
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const until = async (what: string, ok: () => boolean) => {
+        for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(ok(), `${what}; output so far: ${JSON.stringify(out)}`).toBe(true);
+      };
+      try {
+        const type = (keys: string) => child.stdin.write(keys);
+        type('echo mark-$((20+22))\r');
+        await until('the shell answers', () => out.includes('mark-42'));
+        // Resize berth's own terminal, as a window manager would: the kernel sends it SIGWINCH.
+        const berthTty = terminalOf(child.pid!);
+        expect(spawnSync('stty', ['-F', berthTty, 'rows', '33', 'cols', '111']).status).toBe(0);
+        await new Promise((r) => setTimeout(r, 500));
+        type('stty size\r');
+        await until('the workspace terminal has the new size', () => out.includes('33 111'));
+        // Ctrl-C interrupts the foreground command inside the workspace; the shell stays.
+        type('sleep 600\r');
+        await new Promise((r) => setTimeout(r, 700));
+        type('\x03');
+        type('echo after-$((1+1))\r');
+        await until('Ctrl-C ended sleep and the shell went on', () => out.includes('after-2'));
+        type('exit 4\r');
+        expect(await exited).toBe(4);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    },
+  );
 });
+
+/** The terminal (e.g. /dev/pts/3) that the `berth` process under `scriptPid` has as its stdin. */
+function terminalOf(scriptPid: number): string {
+  const rows = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        return [{ pid: Number(d), ppid, args }];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  const under = new Set([scriptPid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of rows) {
+      if (!under.has(r.pid) && under.has(r.ppid)) {
+        under.add(r.pid);
+        grew = true;
+      }
+    }
+  }
+  const cli = rows.find((r) => under.has(r.pid) && r.args.includes('shell') && r.args.includes(WS));
+  expect(cli, `no berth shell under ${scriptPid}`).toBeDefined();
+  return readlinkSync(`/proc/${cli!.pid}/fd/0`);
+}
 
 describe('berth logs', () => {
   it('prints stdout and stderr lines apart, as NDJSON with --json, and follows', async () => {
