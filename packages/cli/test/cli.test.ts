@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,42 +7,13 @@ import type { Workspace } from '@berth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { removeLabeled, RUN_LABEL } from '../../server/test/harness.js';
+import { BIN, startServe, stopServe } from './serve.js';
 
-const BIN = join(import.meta.dirname, '../bin/berth');
 const runId = `t-cli-${randomUUID().slice(0, 8)}`;
 let dataDir: string;
 let serve: ChildProcess;
 let url: string;
 let firstOutput = '';
-
-/** Starts `berth serve` as a user would, and resolves with its stdout once it listens. */
-function startServe(): Promise<{ child: ChildProcess; output: string; url: string }> {
-  const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    env: { ...process.env, BERTH_ADMIN_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth serve did not start: ${output}`)), 30_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(output);
-      if (m && /Admin token/.test(output)) {
-        clearTimeout(timer);
-        resolve({ child, output, url: m[1]! });
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`berth serve exited with ${code}: ${output}`)));
-  });
-}
-
-async function stopServe(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  return exited;
-}
 
 /** Runs the real `berth` binary; the token comes from <dataDir>/admin-token, as on a server host. */
 function berth(...args: string[]): { code: number; stdout: string; stderr: string; json: () => unknown } {
@@ -62,7 +33,7 @@ function berth(...args: string[]): { code: number; stdout: string; stderr: strin
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
   writeFileSync(join(dataDir, 'berth.yaml'), stringify({ engine: { labels: { [RUN_LABEL]: runId } } }));
-  const started = await startServe();
+  const started = await startServe(dataDir);
   serve = started.child;
   url = started.url;
   firstOutput = started.output;
@@ -86,7 +57,7 @@ describe('berth serve', () => {
 
     // A second start reuses it and does not print it again.
     expect(await stopServe(serve)).toBe(0);
-    const again = await startServe();
+    const again = await startServe(dataDir);
     serve = again.child;
     url = again.url;
     expect(again.output).not.toContain(token);

@@ -19,40 +19,14 @@ import type { ExecResult, FileInfo, LogLine } from '@berth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { removeLabeled, RUN_LABEL } from '../../server/test/harness.js';
+import { BIN, startServe, stopServe } from './serve.js';
 
-const BIN = join(import.meta.dirname, '../bin/berth');
 const runId = `t-cli-in-${randomUUID().slice(0, 8)}`;
 const WS = 'cli-inside';
 let dataDir: string;
 let work: string;
 let serve: ChildProcess;
 let url: string;
-
-const serveEnv = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  BERTH_ADMIN_TOKEN: '',
-});
-
-function startServe(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    env: serveEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`berth serve did not start: ${output}`)), 30_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(output);
-      if (m && /Admin token/.test(output)) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`berth serve exited with ${code}: ${output}`)));
-  });
-}
 
 const args = (...rest: string[]) => ['--url', url, '--data-dir', dataDir, ...rest];
 const cliEnv = () => ({ ...process.env, BERTH_TOKEN: '', BERTH_URL: '' });
@@ -106,18 +80,14 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'berth-cli-in-'));
   work = mkdtempSync(join(tmpdir(), 'berth-cli-work-'));
   writeFileSync(join(dataDir, 'berth.yaml'), stringify({ engine: { labels: { [RUN_LABEL]: runId } } }));
-  ({ child: serve, url } = await startServe());
+  ({ child: serve, url } = await startServe(dataDir));
   const created = berth(['create', WS, '-p', '3000', '--json']);
   expect(created.code, created.stderr).toBe(0);
 });
 
 afterAll(async () => {
   try {
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((resolve) => serve.on('exit', resolve));
-      serve.kill('SIGTERM');
-      await exited;
-    }
+    if (serve) await stopServe(serve);
   } finally {
     await removeLabeled(runId);
     rmSync(dataDir, { recursive: true, force: true });

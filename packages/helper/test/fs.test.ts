@@ -18,13 +18,14 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   buildHelper,
   expectError,
+  expectSentinelIntact,
   expectOk,
   giveToUser,
   helper,
   HELPER,
   IS_ROOT,
+  makeSandbox,
   removeDir,
-  tempDir,
   USER_UID,
 } from './harness.js';
 
@@ -41,20 +42,11 @@ interface Info {
 let base: string;
 let root: string;
 let outside: string;
-const SECRET = 'TOP-SECRET-SENTINEL';
 
 beforeAll(buildHelper);
-
-beforeEach(() => {
-  base = tempDir();
-  root = join(base, 'root');
-  outside = join(base, 'outside');
-  mkdirSync(root, { mode: 0o755 });
-  mkdirSync(outside, { mode: 0o755 });
-  writeFileSync(join(outside, 'sentinel'), SECRET);
-});
-
+beforeEach(() => ({ base, root, outside } = makeSandbox()));
 afterEach(() => removeDir(base));
+const sentinelIntact = (): void => expectSentinelIntact(outside);
 
 const stat = (path: string, follow = false): Info => {
   const out = expectOk(helper(['fs', 'stat', root, path, ...(follow ? ['--follow'] : [])]));
@@ -70,11 +62,6 @@ const list = (path: string, depth: number, max: number): unknown[] =>
 
 const names = (entries: unknown[]): string[] =>
   entries.map((e) => (e as { path?: string }).path ?? 'TRUNCATED');
-
-const sentinelIntact = (): void => {
-  expect(readdirSync(outside)).toEqual(['sentinel']);
-  expect(readFileSync(join(outside, 'sentinel'), 'utf8')).toBe(SECRET);
-};
 
 describe('version and usage', () => {
   it('prints the version', () => {

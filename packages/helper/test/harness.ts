@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,28 @@ export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-helper-'));
   chmodSync(dir, 0o755);
   return dir;
+}
+
+export const SECRET = 'TOP-SECRET-SENTINEL';
+
+/**
+ * A fresh temp dir holding `root` (where the helper works) and, beside it, `outside` with one
+ * sentinel file that no helper call may ever read or change. Remove `base` afterwards.
+ */
+export function makeSandbox(): { base: string; root: string; outside: string } {
+  const base = tempDir();
+  const root = join(base, 'root');
+  const outside = join(base, 'outside');
+  mkdirSync(root, { mode: 0o755 });
+  mkdirSync(outside, { mode: 0o755 });
+  writeFileSync(join(outside, 'sentinel'), SECRET);
+  return { base, root, outside };
+}
+
+/** The sentinel beside the root is still alone and unchanged. */
+export function expectSentinelIntact(outside: string): void {
+  expect(readdirSync(outside)).toEqual(['sentinel']);
+  expect(readFileSync(join(outside, 'sentinel'), 'utf8')).toBe(SECRET);
 }
 
 export function removeDir(dir: string): void {

@@ -19,39 +19,27 @@ import {
   buildHelper,
   buildTar,
   expectError,
+  expectSentinelIntact,
   expectOk,
   giveToUser,
   helper,
   IS_ROOT,
+  makeSandbox,
   type PackEntry,
   parseTar,
   removeDir,
-  tempDir,
+  SECRET,
   USER_UID,
 } from './harness.js';
 
 let base: string;
 let root: string;
 let outside: string;
-const SECRET = 'TOP-SECRET-SENTINEL';
 
 beforeAll(buildHelper);
-
-beforeEach(() => {
-  base = tempDir();
-  root = join(base, 'root');
-  outside = join(base, 'outside');
-  mkdirSync(root, { mode: 0o755 });
-  mkdirSync(outside, { mode: 0o755 });
-  writeFileSync(join(outside, 'sentinel'), SECRET);
-});
-
+beforeEach(() => ({ base, root, outside } = makeSandbox()));
 afterEach(() => removeDir(base));
-
-const sentinelIntact = (): void => {
-  expect(readdirSync(outside)).toEqual(['sentinel']);
-  expect(readFileSync(join(outside, 'sentinel'), 'utf8')).toBe(SECRET);
-};
+const sentinelIntact = (): void => expectSentinelIntact(outside);
 
 const create = (r: string, path: string, max = 1 << 30): Buffer =>
   expectOk(helper(['fs', 'tar-create', r, path, String(max)]));

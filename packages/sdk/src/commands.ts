@@ -290,18 +290,7 @@ export class CommandHandle {
     open: Parameters<typeof StreamSocket.open>[1],
     settings: HandleSettings,
   ): Promise<CommandHandle> {
-    // Output may arrive right after `started`, before the handle exists: queue it until then.
-    const box: { handle?: CommandHandle } = {};
-    const early: ((handle: CommandHandle) => void)[] = [];
-    const deliver = (fn: (handle: CommandHandle) => void): void => {
-      if (box.handle) fn(box.handle);
-      else early.push(fn);
-    };
-    const { socket, started } = await StreamSocket.open(http, open, {
-      message: (message) => deliver((h) => h.#message(message)),
-      binary: (data) => deliver((h) => h.#binary(data)),
-      closed: (code, reason, error) => deliver((h) => h.#closed(code, reason, error)),
-    });
+    const { socket, started } = await StreamSocket.open(http, open);
     const info = started.type === 'started' ? started.command : undefined;
     if (info === undefined) {
       socket.close();
@@ -317,8 +306,11 @@ export class CommandHandle {
       if (Number.isFinite(at)) handle.#startMs = Math.min(at, Date.now());
     }
     settings.signal?.addEventListener('abort', handle.#onAbort, { once: true });
-    box.handle = handle;
-    for (const fn of early) fn(handle);
+    socket.listen({
+      message: (message) => handle.#message(message),
+      binary: (data) => handle.#binary(data),
+      closed: (code, reason, error) => handle.#closed(code, reason, error),
+    });
     return handle;
   }
 

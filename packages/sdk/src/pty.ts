@@ -160,18 +160,7 @@ export class PtyHandle {
     open: Parameters<typeof StreamSocket.open>[1],
     settings: PtySettings,
   ): Promise<PtyHandle> {
-    // Output may arrive right after `started`, before the handle exists: queue it until then.
-    const box: { handle?: PtyHandle } = {};
-    const early: ((handle: PtyHandle) => void)[] = [];
-    const deliver = (fn: (handle: PtyHandle) => void): void => {
-      if (box.handle) fn(box.handle);
-      else early.push(fn);
-    };
-    const { socket, started } = await StreamSocket.open(http, open, {
-      message: (message) => deliver((h) => h.#message(message)),
-      binary: (data) => deliver((h) => h.#binary(data)),
-      closed: (code, reason, error) => deliver((h) => h.#closed(code, reason, error)),
-    });
+    const { socket, started } = await StreamSocket.open(http, open);
     const info = started.type === 'started' ? started.terminal : undefined;
     if (info === undefined) {
       socket.close();
@@ -185,8 +174,11 @@ export class PtyHandle {
     const handle = new PtyHandle(info, typeof firstSeq === 'number' ? { ...settings, firstSeq } : settings);
     handle.#socket = socket;
     settings.signal?.addEventListener('abort', handle.#onAbort, { once: true });
-    box.handle = handle;
-    for (const fn of early) fn(handle);
+    socket.listen({
+      message: (message) => handle.#message(message),
+      binary: (data) => handle.#binary(data),
+      closed: (code, reason, error) => handle.#closed(code, reason, error),
+    });
     return handle;
   }
 

@@ -42,6 +42,9 @@ export interface OpenStreamOptions {
 export class StreamSocket {
   readonly #ws: WebSocket;
   #closed = false;
+  #listener: StreamListener | undefined;
+  /** Events that arrived after `started` but before `listen()`: delivered to the listener first. */
+  readonly #early: ((listener: StreamListener) => void)[] = [];
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -52,10 +55,24 @@ export class StreamSocket {
     return this.#closed;
   }
 
+  /**
+   * Hands everything after `started` to `listener`, beginning with what arrived before this call
+   * (output may follow `started` before the caller built its handle).
+   */
+  listen(listener: StreamListener): void {
+    this.#listener = listener;
+    for (const deliver of this.#early.splice(0)) deliver(listener);
+  }
+
+  #emit(deliver: (listener: StreamListener) => void): void {
+    if (this.#listener) deliver(this.#listener);
+    else this.#early.push(deliver);
+  }
+
+  /** Opens the stream; call `listen()` on the socket to receive what follows `started`. */
   static open(
     http: HttpClient,
     options: OpenStreamOptions,
-    listener: StreamListener,
   ): Promise<{ socket: StreamSocket; started: ServerMessage }> {
     return new Promise((resolve, reject) => {
       // Errors are passed on unchanged (a caller's abort reason need not be an Error, as with fetch).
@@ -115,18 +132,18 @@ export class StreamSocket {
         const data: unknown = event.data;
         if (typeof data !== 'string') {
           const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : undefined;
-          if (bytes && phase === 'started') listener.binary(bytes);
+          if (bytes && phase === 'started') socket.#emit((l) => l.binary(bytes));
           return;
         }
         const message = decodeMessage(data);
         if (message === undefined) return;
         if (message.type === 'error') {
           lastError = errorFromCode(message.code, message.message);
-          if (phase === 'started') listener.message(message);
+          if (phase === 'started') socket.#emit((l) => l.message(message));
           return;
         }
         if (phase === 'started') {
-          listener.message(message);
+          socket.#emit((l) => l.message(message));
         } else if (message.type === 'started' && phase === 'open') {
           phase = 'started';
           cleanup();
@@ -139,7 +156,8 @@ export class StreamSocket {
       ws.onclose = (event: CloseEvent) => {
         socket.#closed = true;
         if (phase === 'started') {
-          listener.closed(event.code, event.reason, lastError);
+          const error = lastError;
+          socket.#emit((l) => l.closed(event.code, event.reason, error));
           return;
         }
         if (phase === 'failed') return;

@@ -114,9 +114,9 @@ export class InWorkspace {
       for await (const chunk of handle.output()) if (chunk.stream === 'stderr') stderr.push(chunk.data);
       const code = await handle.wait();
       if (code === 0) return true;
-      const text = Buffer.concat(stderr).toString('utf8');
-      if (helperError(code, text).code === 'file_not_found') return false;
-      throw helperError(code, text);
+      const err = helperError(code, Buffer.concat(stderr).toString('utf8'));
+      if (err.code === 'file_not_found') return false; // no such helper (yet, or any more)
+      throw err;
     } finally {
       await handle.close();
     }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
 import {
   CommandInputSchema,
   ExecInputSchema,
@@ -12,7 +11,7 @@ import {
 import { parseWith } from '../../workspaces/validate.js';
 import type { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { principalOf } from '../app.js';
-import { closeWithError, firstMessage, sendAsync, sendJson, STREAM_BYTE } from './ws-util.js';
+import { closeWithError, firstMessage, parseControl, sendAsync, sendJson, STREAM_BYTE } from './ws-util.js';
 
 export interface CommandRouteDeps {
   workspaces: WorkspaceService;
@@ -42,11 +41,16 @@ const KillBody = z.strictObject({
 const signalNumber = (s: string | number): number => (typeof s === 'number' ? s : (SIGNALS[s] as number));
 
 /**
- * Connects a WebSocket to a command: output as binary frames (first byte 1 = stdout, 2 = stderr),
+ * Connects a WebSocket to a command: `{type:'started'}` first, then output as binary frames (first byte 1 = stdout, 2 = stderr),
  * stdin from binary frames, control as JSON (`stdin-close`, `signal`, `kill`), and `{type:'exit'}`
  * at the end. When the client goes away a foreground command is killed; a background one runs on.
  */
-function bridge(socket: WebSocket, session: CommandSession, afterSeq = -1): void {
+async function bridge(socket: WebSocket, session: CommandSession, afterSeq = -1): Promise<void> {
+  await sendJson(socket, {
+    type: 'started',
+    command: session.info(),
+    firstSeq: session.buffer.firstSeqAfter(afterSeq),
+  });
   const detach = session.attach(async (chunk) => {
     await sendAsync(socket, Buffer.concat([Buffer.from([STREAM_BYTE[chunk.stream]]), chunk.data]));
   }, afterSeq);
@@ -61,17 +65,8 @@ function bridge(socket: WebSocket, session: CommandSession, afterSeq = -1): void
       void session.writeStdin(data);
       return;
     }
-    let message: z.infer<typeof ControlMessage>;
-    try {
-      message = parseWith(ControlMessage, JSON.parse(data.toString('utf8')), 'message');
-    } catch (err) {
-      void sendJson(socket, {
-        type: 'error',
-        code: err instanceof AppError ? err.code : 'invalid_json',
-        message: err instanceof Error ? err.message : 'bad message',
-      });
-      return;
-    }
+    const message = parseControl(socket, ControlMessage, data);
+    if (message === undefined) return;
     if (message.type === 'stdin-close') void session.closeStdin();
     else if (message.type === 'kill') void session.kill();
     else void session.signal(signalNumber(message.signal));
@@ -137,12 +132,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
         ...input
       } = parseWith(StartMessage, await firstMessage(socket, 10_000), 'message');
       const session = await deps.commands.start(ws, input, { background: background ?? false });
-      await sendJson(socket, {
-        type: 'started',
-        command: session.info(),
-        firstSeq: session.buffer.firstSeqAfter(-1),
-      });
-      bridge(socket, session);
+      await bridge(socket, session);
     } catch (err) {
       await closeWithError(socket, err);
     }
@@ -154,12 +144,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRouteDe
       const { id, cid } = parseWith(CommandParams, req.params, 'path');
       const ws = await deps.workspaces.resolve(principalOf(req), id);
       const session = deps.commands.get(ws, cid);
-      await sendJson(socket, {
-        type: 'started',
-        command: session.info(),
-        firstSeq: session.buffer.firstSeqAfter(-1),
-      });
-      bridge(socket, session);
+      await bridge(socket, session);
     } catch (err) {
       await closeWithError(socket, err);
     }

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { AppError } from '../../errors.js';
 import type { TerminalService, TerminalSession } from '../../workspaces/terminals.js';
 import { parseWith } from '../../workspaces/validate.js';
 import type { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { principalOf } from '../app.js';
-import { closeWithError, firstMessage, sendAsync, sendJson } from './ws-util.js';
+import { closeWithError, firstMessage, parseControl, sendAsync, sendJson } from './ws-util.js';
 
 export interface TerminalRouteDeps {
   workspaces: WorkspaceService;
@@ -31,11 +30,16 @@ const ResizeMessage = z.strictObject({ type: z.literal('resize'), ...size });
 const AttachQuery = z.strictObject({ after: z.coerce.number().int().min(-1).default(-1) });
 
 /**
- * Connects a WebSocket to a terminal: raw bytes both ways (binary frames), `{type:'resize'}` from
+ * Connects a WebSocket to a terminal: `{type:'started'}` first, then raw bytes both ways (binary frames), `{type:'resize'}` from
  * the client, `{type:'exit', exitCode}` at the end. Closing the socket detaches; the terminal lives
  * on for a while so the client can reconnect.
  */
-function bridge(socket: WebSocket, session: TerminalSession, afterSeq: number): void {
+async function bridge(socket: WebSocket, session: TerminalSession, afterSeq: number): Promise<void> {
+  await sendJson(socket, {
+    type: 'started',
+    terminal: session.info(),
+    firstSeq: session.buffer.firstSeqAfter(afterSeq),
+  });
   const detach = session.attach((chunk) => sendAsync(socket, chunk.data), afterSeq);
   const offExit = session.onExit(() => {
     void sendJson(socket, { type: 'exit', exitCode: session.exitCode }).then(() =>
@@ -47,16 +51,8 @@ function bridge(socket: WebSocket, session: TerminalSession, afterSeq: number): 
       void session.input(data);
       return;
     }
-    try {
-      const message = parseWith(ResizeMessage, JSON.parse(data.toString('utf8')), 'message');
-      void session.resize(message.cols, message.rows);
-    } catch (err) {
-      void sendJson(socket, {
-        type: 'error',
-        code: err instanceof AppError ? err.code : 'invalid_json',
-        message: err instanceof Error ? err.message : 'bad message',
-      });
-    }
+    const message = parseControl(socket, ResizeMessage, data);
+    if (message !== undefined) void session.resize(message.cols, message.rows);
   });
   socket.on('close', () => {
     detach();
@@ -89,12 +85,7 @@ export function registerTerminalRoutes(app: FastifyInstance, deps: TerminalRoute
         'message',
       );
       const session = await deps.terminals.open(ws, options);
-      await sendJson(socket, {
-        type: 'started',
-        terminal: session.info(),
-        firstSeq: session.buffer.firstSeqAfter(-1),
-      });
-      bridge(socket, session, -1);
+      await bridge(socket, session, -1);
     } catch (err) {
       await closeWithError(socket, err);
     }
@@ -107,12 +98,7 @@ export function registerTerminalRoutes(app: FastifyInstance, deps: TerminalRoute
       const { after } = parseWith(AttachQuery, req.query, 'query');
       const ws = await deps.workspaces.resolve(principalOf(req), id);
       const session = deps.terminals.get(ws, tid);
-      await sendJson(socket, {
-        type: 'started',
-        terminal: session.info(),
-        firstSeq: session.buffer.firstSeqAfter(after),
-      });
-      bridge(socket, session, after);
+      await bridge(socket, session, after);
     } catch (err) {
       await closeWithError(socket, err);
     }

@@ -1,5 +1,7 @@
 import type { WebSocket } from 'ws';
+import type { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { parseWith } from '../../workspaces/validate.js';
 
 /** Sends and resolves once the frame was handed to the socket: backpressure for streams. */
 export function sendAsync(socket: WebSocket, data: Buffer | string): Promise<void> {
@@ -25,6 +27,27 @@ export async function closeWithError(socket: WebSocket, err: unknown): Promise<v
     message: appError && appError.code !== 'internal' ? appError.message : 'internal error',
   });
   socket.close(appError && appError.status < 500 ? 1008 : 1011, appError?.code ?? 'internal');
+}
+
+/**
+ * A control message from the client, checked against `schema`. A bad one is answered with an
+ * `{type:'error'}` message (the stream stays open) and gives undefined.
+ */
+export function parseControl<S extends z.ZodType>(
+  socket: WebSocket,
+  schema: S,
+  data: Buffer,
+): z.infer<S> | undefined {
+  try {
+    return parseWith(schema, JSON.parse(data.toString('utf8')), 'message');
+  } catch (err) {
+    void sendJson(socket, {
+      type: 'error',
+      code: err instanceof AppError ? err.code : 'invalid_json',
+      message: err instanceof Error ? err.message : 'bad message',
+    });
+    return undefined;
+  }
 }
 
 /** The first text message, parsed as JSON, within `timeoutMs`. */
