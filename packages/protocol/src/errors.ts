@@ -130,6 +130,18 @@ export const ERROR_CODES = {
     summary:
       'A container, volume or network Berth needs exists without Berth’s labels; Berth never touches it.',
   },
+  provision_timeout: {
+    status: 504,
+    workspace: true,
+    summary:
+      "The runtime's agent did not register within its provision timeout; the message carries the last log lines.",
+  },
+  crash_loop: {
+    status: 409,
+    workspace: true,
+    summary:
+      'The workspace process failed too often within the restart window; restarts stopped. The message has the exit code and last log lines.',
+  },
   readiness_failed: {
     status: 500,
     workspace: true,

@@ -6,6 +6,7 @@ export const WORKSPACE_STATUSES = [
   'provisioning',
   'starting',
   'running',
+  'unresponsive',
   'stopping',
   'stopped',
   'failed',
@@ -43,3 +44,7 @@ export type WorkspaceAccess = (typeof WORKSPACE_ACCESS)[number];
 /** Token scopes: `admin` may do everything; `user` sees only its own workspaces and tiers 1-2. */
 export const TOKEN_SCOPES = ['admin', 'user'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+/** What happens when a workspace's main process exits while it should run (seed 002 restart policy). */
+export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];

@@ -1,5 +1,12 @@
 import type { ErrorCode } from './errors.js';
-import type { DesiredState, Tier, TokenScope, WorkspaceAccess, WorkspaceStatus } from './statuses.js';
+import type {
+  DesiredState,
+  RestartPolicy,
+  Tier,
+  TokenScope,
+  WorkspaceAccess,
+  WorkspaceStatus,
+} from './statuses.js';
 
 /** A config file for `/configs`: plain UTF-8 text, or an object with encoding and mode. */
 export type ConfigFileInput = string | { content: string; encoding?: 'utf8' | 'base64'; mode?: number };
@@ -31,6 +38,12 @@ export interface WorkspaceSpecInput {
   template?: string;
   /** Overrides the runtime's readiness probe: the workspace is `running` once it passes. */
   readiness?: ReadinessProbe;
+  /** When the main process exits: `never` restart, restart `on-failure` (exit code ≠ 0), or `always`. */
+  restartPolicy?: RestartPolicy;
+  /** Stop the workspace after this long without activity (exec, terminals, log follows, proxy). */
+  idleTimeoutMs?: number;
+  /** Delete the workspace this long after it was created. */
+  ttlMs?: number;
 }
 
 export interface Resources {
@@ -97,9 +110,58 @@ export interface Workspace {
   generation: number;
   containerId: string | null;
   progress: Progress | null;
+  restartPolicy: RestartPolicy;
+  idleTimeoutMs: number | null;
+  ttlMs: number | null;
+  /** Restarts after the process exited, and the failures counted towards a crash loop. */
+  restarts: RestartInfo;
+  /** What the runtime's agent last reported (null: no agent, or it has not registered yet). */
+  agent: AgentInfo | null;
+  /** Last exec, terminal, log follow, proxied request or keepalive (null: none yet). */
+  lastActivityAt: string | null;
   createdAt: string;
   updatedAt: string;
   statusChangedAt: string;
+}
+
+export interface RestartInfo {
+  count: number;
+  /** Failures inside the crash-loop window. */
+  recentFailures: number;
+  lastExitCode: number | null;
+  /** When the next restart is due (backoff), if one is pending. */
+  nextAttemptAt: string | null;
+}
+
+export interface AgentInfo {
+  registeredAt: string | null;
+  lastHeartbeatAt: string | null;
+  status: 'ok' | 'error';
+  task: string | null;
+  error: string | null;
+  /** What the agent says it is (name/version), as reported at register. */
+  agent: string | null;
+}
+
+/** `POST /v1/agent/register` body (all optional). */
+export interface AgentRegisterInput {
+  agent?: string;
+  version?: string;
+  pid?: number;
+}
+
+/** `POST /v1/agent/heartbeat` body. */
+export interface AgentHeartbeatInput {
+  status?: 'ok' | 'error';
+  task?: string | null;
+  error?: string | null;
+}
+
+/** Answer to register and heartbeat. */
+export interface AgentAck {
+  workspaceId: string;
+  status: WorkspaceStatus;
+  heartbeatIntervalMs: number;
 }
 
 export interface WorkspaceEvent {
@@ -174,6 +236,10 @@ export interface RuntimeInfo {
   requiredFiles: string[];
   env: Record<string, string>;
   template: string | null;
+  /** Whether its image runs an agent that registers and heartbeats (the agent contract). */
+  agent: boolean;
+  provisionTimeoutMs: number;
+  restartPolicy: RestartPolicy;
   /** How Berth makes the image when it is missing: built locally, or pulled. */
   source: 'build' | 'pull';
 }

@@ -73,6 +73,7 @@ const spec = (name: string): NormalizedSpec => ({
   files: {},
   template: null,
   readiness: null,
+  lifecycle: { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null },
 });
 
 for (const backend of backends) {

@@ -1,5 +1,6 @@
 import {
   DESIRED_STATES,
+  RESTART_POLICIES,
   ERROR_CODE_LIST,
   TOKEN_SCOPES,
   WORKSPACE_ACCESS,
@@ -56,6 +57,17 @@ const ProgressSchema = z.object({
   unit: z.enum(['bytes', 'steps']).optional(),
 });
 
+export const AgentInfoSchema = z
+  .object({
+    registeredAt: z.string().nullable(),
+    lastHeartbeatAt: z.string().nullable(),
+    status: z.enum(['ok', 'error']),
+    task: z.string().nullable(),
+    error: z.string().nullable(),
+    agent: z.string().nullable(),
+  })
+  .meta({ id: 'AgentInfo' });
+
 export const WorkspaceSchema = z
   .object({
     id: z.string(),
@@ -89,6 +101,17 @@ export const WorkspaceSchema = z
     generation: z.number().int(),
     containerId: z.string().nullable(),
     progress: ProgressSchema.nullable(),
+    restartPolicy: z.enum(RESTART_POLICIES),
+    idleTimeoutMs: z.number().int().nullable(),
+    ttlMs: z.number().int().nullable(),
+    restarts: z.object({
+      count: z.number().int(),
+      recentFailures: z.number().int(),
+      lastExitCode: z.number().int().nullable(),
+      nextAttemptAt: z.string().nullable(),
+    }),
+    agent: AgentInfoSchema.nullable(),
+    lastActivityAt: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     statusChangedAt: z.string(),
@@ -163,6 +186,9 @@ export const RuntimeInfoSchema = z
     requiredFiles: z.array(z.string()),
     env: z.record(z.string(), z.string()),
     template: z.string().nullable(),
+    agent: z.boolean(),
+    provisionTimeoutMs: z.number().int(),
+    restartPolicy: z.enum(RESTART_POLICIES),
     source: z.enum(['build', 'pull']),
   })
   .meta({ id: 'RuntimeInfo' });

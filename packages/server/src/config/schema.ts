@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
 import { ReadinessSchema } from '../domain/readiness.js';
 import { BERTH_VERSION } from '../version.js';
+import { RESTART_POLICIES } from '@berth/protocol';
 
 const DEFAULT_SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
 
@@ -39,6 +40,22 @@ export const RuntimeConfigSchema = z.strictObject({
   readiness: ReadinessSchema.optional().describe(
     'Readiness probe ({http: {port, path}} | {tcp: {port}} | {command: [...]}, timeoutMs, intervalMs); the workspace is running only once it passes.',
   ),
+  agent: z
+    .boolean()
+    .default(false)
+    .describe(
+      'The image runs an agent that registers and heartbeats (agent contract); the workspace is running only once it registers.',
+    ),
+  provisionTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .default(120_000)
+    .describe('How long an agent may take to register after start before the workspace fails.'),
+  restartPolicy: z
+    .enum(RESTART_POLICIES)
+    .default('on-failure')
+    .describe('Default restart policy of its workspaces: never | on-failure | always.'),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 
@@ -227,6 +244,72 @@ export const ConfigSchema = z.strictObject({
         .array(z.string())
         .default([])
         .describe('If set, `/workspace` host paths must lie under one of these directories.'),
+    })
+    .prefault({}),
+  reconciler: z
+    .strictObject({
+      intervalMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe('How often every workspace and labeled engine object is compared with the store.'),
+      concurrency: z.number().int().min(1).default(4).describe('Workspaces reconciled at the same time.'),
+      passTimeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(900_000)
+        .describe('Longest single reconcile pass (image pulls and builds included).'),
+      backoffBaseMs: z.number().int().min(1).default(1_000).describe('First retry delay after a failed pass.'),
+      backoffMaxMs: z.number().int().min(1).default(60_000).describe('Longest retry delay (with jitter).'),
+      orphanGraceMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30_000)
+        .describe('How long a labeled object nobody owns is left alone before it is removed.'),
+      leaseTtlMs: z
+        .number()
+        .int()
+        .min(500)
+        .default(15_000)
+        .describe('Reconciler lease; a second server on the same store waits until it expires.'),
+    })
+    .prefault({}),
+  restarts: z
+    .strictObject({
+      maxFailures: z
+        .number()
+        .int()
+        .min(1)
+        .default(5)
+        .describe('Failures within `windowMs` after which a workspace is failed with crash_loop.'),
+      windowMs: z.number().int().min(1000).default(600_000).describe('The crash-loop window.'),
+      backoffBaseMs: z.number().int().min(0).default(1_000).describe('Delay before the first restart.'),
+      backoffMaxMs: z.number().int().min(0).default(60_000).describe('Longest delay between restarts.'),
+    })
+    .prefault({}),
+  agents: z
+    .strictObject({
+      heartbeatIntervalMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe('How often agents are told to heartbeat.'),
+      heartbeatTimeoutMs: z
+        .number()
+        .int()
+        .min(200)
+        .default(45_000)
+        .describe('A running agent silent this long is unresponsive, and restarted per its policy.'),
+      socketDir: z
+        .string()
+        .optional()
+        .describe(
+          'Host directory of the agent socket, mounted read-only at /run/berth; default `<dataDir>/run`.',
+        ),
     })
     .prefault({}),
   runtimes: z

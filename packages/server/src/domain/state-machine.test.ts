@@ -28,6 +28,20 @@ describe('workspace state machine', () => {
 
   it('keeps every status reachable only through an explicit edge', () => {
     expect(allowedFrom('deleted')).toEqual(['deleting']);
-    expect(allowedFrom('provisioning').sort()).toEqual(['failed', 'running', 'starting', 'stopped']);
+    expect(allowedFrom('provisioning').sort()).toEqual([
+      'failed',
+      'running',
+      'starting',
+      'stopped',
+      'unresponsive',
+    ]);
+  });
+
+  it('lets a silent agent become unresponsive and recover, never from stopped or failed', () => {
+    expect(allowedFrom('unresponsive')).toEqual(['running']);
+    expect(canTransition('unresponsive', 'running')).toBe(true);
+    expect(canTransition('unresponsive', 'starting')).toBe(true);
+    expect(canTransition('stopped', 'unresponsive')).toBe(false);
+    expect(canTransition('failed', 'running')).toBe(false);
   });
 });

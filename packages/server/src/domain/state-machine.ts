@@ -8,7 +8,8 @@ import type { WorkspaceStatus } from '@berth/protocol';
 const NEXT: Record<WorkspaceStatus, readonly WorkspaceStatus[]> = {
   provisioning: ['starting', 'stopping', 'failed', 'deleting'],
   starting: ['running', 'provisioning', 'failed', 'stopping', 'deleting'],
-  running: ['stopping', 'starting', 'provisioning', 'failed', 'deleting'],
+  running: ['unresponsive', 'stopping', 'starting', 'provisioning', 'failed', 'deleting'],
+  unresponsive: ['running', 'starting', 'provisioning', 'failed', 'stopping', 'deleting'],
   stopping: ['stopped', 'failed', 'deleting'],
   stopped: ['provisioning', 'starting', 'stopping', 'deleting'],
   failed: ['provisioning', 'starting', 'stopping', 'failed', 'deleting'],

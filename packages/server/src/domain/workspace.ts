@@ -3,7 +3,9 @@ import type {
   DesiredState,
   Endpoint,
   PortSpec,
+  AgentInfo,
   Resources,
+  RestartPolicy,
   Tier,
   WorkspaceAccess,
   WorkspaceError,
@@ -34,6 +36,14 @@ export interface NormalizedSpec {
   template: string | null;
   /** The probe that decides when the workspace is running (the spec's, else the runtime's). */
   readiness: Readiness | null;
+  /** How the workspace lives, not how its container looks: left out of the spec hash. */
+  lifecycle: Lifecycle;
+}
+
+export interface Lifecycle {
+  restartPolicy: RestartPolicy;
+  idleTimeoutMs: number | null;
+  ttlMs: number | null;
 }
 
 export interface WorkspaceRecord {
@@ -56,4 +66,14 @@ export interface WorkspaceRecord {
   createdAt: string;
   updatedAt: string;
   statusChangedAt: string;
+  restartCount: number;
+  /** ISO times of recent failures (the crash-loop window). */
+  failureTimes: string[];
+  lastExitCode: number | null;
+  nextAttemptAt: string | null;
+  /** sha256 of the agent token written into /configs (null: the runtime has no agent). */
+  agentTokenHash: string | null;
+  agent: AgentInfo | null;
+  lastHeartbeatAt: string | null;
+  lastActivityAt: string | null;
 }

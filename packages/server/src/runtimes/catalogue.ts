@@ -16,6 +16,9 @@ const builtIn = (shellImage: string): Record<string, RuntimeConfig> => ({
     env: {},
     template: null,
     shell: ['/bin/sh'],
+    agent: false,
+    provisionTimeoutMs: 120_000,
+    restartPolicy: 'on-failure',
   },
 });
 
@@ -61,6 +64,9 @@ export class RuntimeCatalogue {
       requiredFiles: rt.requiredFiles,
       env: rt.env,
       template: rt.template,
+      agent: rt.agent,
+      provisionTimeoutMs: rt.provisionTimeoutMs,
+      restartPolicy: rt.restartPolicy,
       source: rt.image === this.shellImage ? 'build' : 'pull',
     };
   }

@@ -22,6 +22,14 @@ export interface WorkspacesTable {
   updated_at: string;
   status_changed_at: string;
   deleted_at: string | null;
+  restart_count: Generated<number>;
+  failure_times_json: Generated<string>;
+  last_exit_code: number | null;
+  next_attempt_at: string | null;
+  agent_token_hash: string | null;
+  agent_json: string | null;
+  last_heartbeat_at: string | null;
+  last_activity_at: string | null;
 }
 
 export interface WorkspaceLabelsTable {
@@ -67,6 +75,14 @@ export interface MetaTable {
   updated_at: string;
 }
 
+/** A named lease: one holder at a time until `expires_at` (the reconciler's single-writer lock). */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+  acquired_at: string;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   workspace_labels: WorkspaceLabelsTable;
@@ -76,4 +92,5 @@ export interface Database {
   workspace_statuses: CodeTable;
   error_codes: CodeTable;
   meta: MetaTable;
+  leases: LeasesTable;
 }

@@ -1,4 +1,5 @@
 import type {
+  AgentInfo,
   DesiredState,
   Endpoint,
   ErrorCode,
@@ -388,6 +389,9 @@ export class WorkspaceRepo {
   }
 
   private toRecord(row: Row, labels: Record<string, string>): WorkspaceRecord {
+    const spec = JSON.parse(row.spec_json) as NormalizedSpec;
+    // Specs stored before lifecycle settings existed keep the old behaviour: no restarts.
+    spec.lifecycle ??= { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null };
     return {
       id: row.id,
       name: row.name,
@@ -395,7 +399,7 @@ export class WorkspaceRepo {
       runtime: row.runtime,
       image: row.image,
       tier: row.tier as Tier,
-      spec: JSON.parse(row.spec_json) as NormalizedSpec,
+      spec,
       specHash: row.spec_hash,
       generation: Number(row.generation),
       status: row.status as WorkspaceStatus,
@@ -408,6 +412,14 @@ export class WorkspaceRepo {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       statusChangedAt: row.status_changed_at,
+      restartCount: Number(row.restart_count),
+      failureTimes: JSON.parse(row.failure_times_json) as string[],
+      lastExitCode: row.last_exit_code === null ? null : Number(row.last_exit_code),
+      nextAttemptAt: row.next_attempt_at,
+      agentTokenHash: row.agent_token_hash,
+      agent: row.agent_json ? (JSON.parse(row.agent_json) as AgentInfo) : null,
+      lastHeartbeatAt: row.last_heartbeat_at,
+      lastActivityAt: row.last_activity_at,
     };
   }
 }

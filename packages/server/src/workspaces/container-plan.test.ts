@@ -14,6 +14,9 @@ const runtime: Runtime = {
   env: { RUNTIME_VAR: 'r' },
   template: null,
   shell: ['/bin/sh'],
+  agent: false,
+  provisionTimeoutMs: 120_000,
+  restartPolicy: 'never',
 };
 
 const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
@@ -32,6 +35,7 @@ const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
   files: {},
   template: null,
   readiness: null,
+  lifecycle: { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null },
   ...over,
 });
 

@@ -1,4 +1,5 @@
 import {
+  RESTART_POLICIES,
   LABEL_PREFIX,
   TIERS,
   WORKSPACE_ACCESS,
@@ -117,6 +118,19 @@ export const WorkspaceSpecSchema = z.strictObject({
     .optional(),
   template: z.string().regex(DNS_LABEL, 'a template directory name (a DNS label)').optional(),
   readiness: ReadinessSchema.optional(),
+  restartPolicy: z.enum(RESTART_POLICIES).optional(),
+  idleTimeoutMs: z
+    .number()
+    .int()
+    .min(1000, 'idleTimeoutMs is at least 1000 (1 s); leave it out for no idle stop')
+    .max(31_536_000_000)
+    .optional(),
+  ttlMs: z
+    .number()
+    .int()
+    .min(1000, 'ttlMs is at least 1000 (1 s); leave it out for no automatic delete')
+    .max(31_536_000_000)
+    .optional(),
 });
 
 // The schema and the protocol's wire type must agree.
@@ -346,11 +360,16 @@ export function normalizeSpec(
     files,
     template: templateName,
     readiness,
+    lifecycle: {
+      restartPolicy: input.restartPolicy ?? runtime.restartPolicy,
+      idleTimeoutMs: input.idleTimeoutMs ?? null,
+      ttlMs: input.ttlMs ?? null,
+    },
   };
 }
 
-/** sha256 of what shapes the container: the spec without its name and labels. */
+/** sha256 of what shapes the container: the spec without its name, labels and lifecycle. */
 export function specHash(spec: NormalizedSpec): string {
-  const { name: _name, labels: _labels, ...shape } = spec;
+  const { name: _name, labels: _labels, lifecycle: _lifecycle, ...shape } = spec;
   return canonicalHash(shape);
 }
