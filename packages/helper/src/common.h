@@ -135,5 +135,7 @@ int cmd_tar_create(int argc, char **argv);
 int cmd_tar_extract(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+/* agent.c: the reference agent; never returns (exits on a signal, the command's end or a timer). */
+int cmd_agent(int argc, char **argv);
 
 #endif

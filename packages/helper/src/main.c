@@ -4,6 +4,7 @@
  *   berth-helper fs <stat|list|read|write|mkdir|move|remove|tar-create|tar-extract> <root> ...
  *   berth-helper run [--background] [--pidfile <file>] -- <argv...>
  *   berth-helper kill --pidfile <file> [--signal <n>]
+ *   berth-helper agent [--socket <path>] [--token-file <path>] [--interval-ms <n>] ... [-- <argv...>]
  *   berth-helper version
  */
 #include <fcntl.h>
@@ -29,7 +30,7 @@ static void ensure_std_fds(void) {
 
 int main(int argc, char **argv) {
   ensure_std_fds();
-  if (argc < 2) die(ERR_USAGE, "usage: berth-helper <fs|run|kill|version> ...");
+  if (argc < 2) die(ERR_USAGE, "usage: berth-helper <fs|run|kill|agent|version> ...");
   const char *cmd = argv[1];
   if (strcmp(cmd, "version") == 0) {
     sink_str(&out, "berth-helper " HELPER_VERSION "\n");
@@ -48,5 +49,6 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "kill") == 0) return cmd_kill(argc - 2, argv + 2);
+  if (strcmp(cmd, "agent") == 0) return cmd_agent(argc - 2, argv + 2);
   die(ERR_USAGE, "unknown command \"%.50s\"", cmd);
 }
