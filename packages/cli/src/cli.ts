@@ -18,7 +18,7 @@ import { registerSystem } from './commands/system.js';
 import { registerCreate } from './commands/workspaces/create.js';
 import { registerEvents } from './commands/workspaces/events.js';
 import { registerGet } from './commands/workspaces/get.js';
-import { registerLifecycle } from './commands/workspaces/lifecycle.js';
+import { registerKeepalive, registerLifecycle } from './commands/workspaces/lifecycle.js';
 import { registerList } from './commands/workspaces/list.js';
 import { registerRemove } from './commands/workspaces/remove.js';
 import { CliContext, type RunCliOptions } from './context.js';
@@ -83,6 +83,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLifecycle(program, ctx, 'stop');
   registerLifecycle(program, ctx, 'start');
   registerLifecycle(program, ctx, 'restart');
+  registerKeepalive(program, ctx);
   registerRemove(program, ctx);
   registerEvents(program, ctx);
 

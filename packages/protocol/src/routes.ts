@@ -15,8 +15,11 @@ export const ROUTES = {
   stopWorkspace: { method: 'POST', path: '/v1/workspaces/:id/stop' },
   startWorkspace: { method: 'POST', path: '/v1/workspaces/:id/start' },
   restartWorkspace: { method: 'POST', path: '/v1/workspaces/:id/restart' },
+  /** Records activity: resets the idle timeout of a running workspace. */
+  keepaliveWorkspace: { method: 'POST', path: '/v1/workspaces/:id/keepalive' },
   deleteWorkspace: { method: 'DELETE', path: '/v1/workspaces/:id' },
   listWorkspaceEvents: { method: 'GET', path: '/v1/workspaces/:id/events' },
+  listEvents: { method: 'GET', path: '/v1/events' },
   exec: { method: 'POST', path: '/v1/workspaces/:id/exec' },
   startCommand: { method: 'POST', path: '/v1/workspaces/:id/commands' },
   listCommands: { method: 'GET', path: '/v1/workspaces/:id/commands' },
@@ -40,6 +43,9 @@ export const ROUTES = {
   logs: { method: 'GET', path: '/v1/workspaces/:id/logs' },
   createPreview: { method: 'POST', path: '/v1/workspaces/:id/previews' },
   proxy: { method: 'GET', path: '/v1/workspaces/:id/ports/:port/*' },
+  /** Agent contract: authenticated by the workspace's agent token (in /configs), not an API token. */
+  agentRegister: { method: 'POST', path: '/v1/agent/register' },
+  agentHeartbeat: { method: 'POST', path: '/v1/agent/heartbeat' },
   createToken: { method: 'POST', path: '/v1/tokens' },
   listTokens: { method: 'GET', path: '/v1/tokens' },
   revokeToken: { method: 'DELETE', path: '/v1/tokens/:id' },

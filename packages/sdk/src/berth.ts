@@ -1,4 +1,5 @@
 import { HttpClient, type BerthOptions } from './client.js';
+import { Events } from './events.js';
 import { Images } from './images.js';
 import { Runtimes, System } from './system.js';
 import { Tokens } from './tokens.js';
@@ -17,6 +18,8 @@ export class Berth {
   /** The API base URL in use. */
   readonly url: string;
   readonly workspaces: Workspaces;
+  /** Events of every workspace the token may see: pages, or a live stream. */
+  readonly events: Events;
   readonly system: System;
   readonly runtimes: Runtimes;
   readonly images: Images;
@@ -26,6 +29,7 @@ export class Berth {
     const http = new HttpClient(options);
     this.url = http.url;
     this.workspaces = new Workspaces(http);
+    this.events = new Events(http);
     this.system = new System(http);
     this.runtimes = new Runtimes(http);
     this.images = new Images(http);

@@ -68,10 +68,12 @@ export {
   type UploadArchiveOptions,
   type WriteOptions,
 } from './files.js';
+export { Events, type EventStreamOptions, type ReconnectInfo } from './events.js';
 export type { OutputStream, Signal } from './frames.js';
 export { WorkspaceRef, type PreviewOptions, type PreviewUrl } from './inside.js';
 export { type FollowLogsOptions, type LogsOptions } from './logs.js';
 export { NdjsonParser } from './ndjson.js';
+export { readSse, SseParser, type SseMessage } from './sse.js';
 export { Pty, PtyHandle, type PtyConnectOptions, type PtyCreateOptions } from './pty.js';
 export { Utf8StreamDecoder } from './bytes.js';
 export {

@@ -43,6 +43,10 @@ function recordingOps(removeResult?: WorkspaceData) {
       return removeResult;
     },
     events: () => Promise.resolve({ items: [], nextCursor: null }),
+    keepalive: () => Promise.resolve({ ...data }),
+    streamEvents: () => {
+      throw new Error('not used');
+    },
     inside: () => {
       throw new Error('not used');
     },

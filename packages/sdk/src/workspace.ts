@@ -14,6 +14,7 @@ import type {
 } from '@berth/protocol';
 import type { RequestOptions } from './client.js';
 import type { Commands } from './commands.js';
+import type { EventStreamOptions } from './events.js';
 import type { Files } from './files.js';
 import type { PreviewOptions, PreviewUrl, WorkspaceRef } from './inside.js';
 import type { FollowLogsOptions, LogsOptions } from './logs.js';
@@ -47,8 +48,10 @@ export type LifecycleAction = 'stop' | 'start' | 'restart';
 export interface WorkspaceOps {
   fetch(id: string, options: RequestOptions): Promise<WorkspaceData>;
   lifecycle(action: LifecycleAction, id: string, options: WaitOptions): Promise<WorkspaceData>;
+  keepalive(id: string, options: RequestOptions): Promise<WorkspaceData>;
   remove(id: string, options: WaitOptions): Promise<WorkspaceData | undefined>;
   events(id: string, options: EventsOptions): Promise<EventsPage>;
+  streamEvents(id: string, options: EventStreamOptions): AsyncGenerator<WorkspaceEvent, void, undefined>;
   /** Commands, terminals, files, logs and previews of a workspace. */
   inside(id: string): WorkspaceRef;
 }
@@ -230,6 +233,16 @@ export class Workspace implements AsyncDisposable {
   }
 
   /**
+   * Records activity so the idle timeout (`idleTimeoutMs`) starts over; `ConflictError`
+   * (`invalid_state`) unless the workspace is running. Commands, terminals, log follows and proxied
+   * traffic count as activity already.
+   */
+  async keepalive(options: RequestOptions = {}): Promise<this> {
+    this.#data = await this.#ops.keepalive(this.id, options);
+    return this;
+  }
+
+  /**
    * Deletes the workspace. Idempotent and serialised: concurrent calls share one request, and calls
    * after a completed (waited) delete return at once. After a waited delete `status` reads `deleted`.
    */
@@ -254,6 +267,14 @@ export class Workspace implements AsyncDisposable {
   /** One page of this workspace's event history. */
   events(options: EventsOptions = {}): Promise<EventsPage> {
     return this.#ops.events(this.id, options);
+  }
+
+  /**
+   * This workspace's events as they happen (after `after`, default all history), reconnecting by
+   * itself; ends after `workspace.deleted`, or when `signal` aborts or the loop breaks.
+   */
+  streamEvents(options: EventStreamOptions = {}): AsyncGenerator<WorkspaceEvent, void, undefined> {
+    return this.#ops.streamEvents(this.id, options);
   }
 
   /** Deletes the workspace and waits for it to be gone (`await using`). */

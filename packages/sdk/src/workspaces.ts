@@ -9,6 +9,7 @@ import type {
 } from '@berth/protocol';
 import { deadline, isTimeoutReason, sleep } from './abort.js';
 import { DEFAULT_WAIT_TIMEOUT_MS, type HttpClient, type QueryValue, type RequestOptions } from './client.js';
+import { streamEvents, type EventStreamOptions } from './events.js';
 import type { FollowLogsOptions, LogsOptions } from './logs.js';
 import { TimeoutError, WorkspaceFailedError } from './errors.js';
 import { WorkspaceRef } from './inside.js';
@@ -65,8 +66,10 @@ export class Workspaces {
     this.#ops = {
       fetch: (id, options) => this.#fetch(id, options),
       lifecycle: (action, id, options) => this.#lifecycle(action, id, options),
+      keepalive: async (id, options) => (await this.keepalive(id, options)).data,
       remove: (id, options) => this.#remove(id, options),
       events: (id, options) => this.events(id, options),
+      streamEvents: (id, options) => this.streamEvents(id, options),
       inside: (id) => new WorkspaceRef(http, id),
     };
   }
@@ -159,6 +162,16 @@ export class Workspaces {
     return this.#handle(await this.#lifecycle('restart', idOrName, options));
   }
 
+  /** Records activity on a running workspace: its idle timeout starts over (see `Workspace.keepalive`). */
+  async keepalive(idOrName: string, options: RequestOptions = {}): Promise<Workspace> {
+    const { body } = await this.#http.call<WorkspaceData>('keepaliveWorkspace', {
+      params: { id: idOrName },
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    return this.#handle(body);
+  }
+
   /** Deletes a workspace with its container and volumes. Idempotent: unknown or gone is success. */
   async delete(idOrName: string, options: WaitOptions = {}): Promise<void> {
     await this.#remove(idOrName, options);
@@ -178,6 +191,24 @@ export class Workspaces {
       )
     ).body;
     return { items: page.items, nextCursor: normaliseEventCursor(page.nextCursor) };
+  }
+
+  /**
+   * A workspace's events as they happen: every event after `after` (default all history), then new
+   * ones, over Server-Sent Events. Reconnects by itself after network errors and server restarts
+   * without skipping or repeating events; ends after the workspace's `workspace.deleted` event, or
+   * when `signal` aborts or the loop breaks. `NotFoundError` when the workspace is not (or no longer)
+   * there when a connection starts.
+   */
+  streamEvents(
+    idOrName: string,
+    options: EventStreamOptions = {},
+  ): AsyncGenerator<WorkspaceEvent, void, undefined> {
+    return streamEvents(
+      this.#http,
+      { route: 'listWorkspaceEvents', workspace: idOrName },
+      { ...options, untilDeleted: true },
+    );
   }
 
   /** Every event after `after`, page by page. */

@@ -1,7 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { EngineInfo } from '@berth/protocol';
+import { listenAgentSocket } from './api/agent-socket.js';
 import { buildApp } from './api/app.js';
+import { LABELS } from './engine/labels.js';
+import { Reconciler } from './reconciler/reconciler.js';
+import { LeaseRepo } from './store/lease-repo.js';
+import { AgentService } from './workspaces/agents.js';
 import { resolveAdminToken } from './auth/admin-token.js';
 import { Authenticator } from './auth/authenticator.js';
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from './config/load.js';
@@ -11,6 +18,7 @@ import { ImageService } from './images/image-service.js';
 import { createLogger, SecretRegistry, type Logger } from './log/logger.js';
 import { RuntimeCatalogue } from './runtimes/catalogue.js';
 import { openDb, type Db } from './store/db.js';
+import { EventNotifier } from './store/event-notifier.js';
 import { MetaRepo, TokenRepo } from './store/token-repo.js';
 import { WorkspaceRepo } from './store/workspace-repo.js';
 import { BERTH_VERSION } from './version.js';
@@ -23,6 +31,8 @@ import { InWorkspace } from './workspaces/in-workspace.js';
 import { TerminalService } from './workspaces/terminals.js';
 import { PreviewTokens } from './auth/preview.js';
 import { WorkspaceService } from './workspaces/workspace-service.js';
+import { ActivityTracker } from './workspaces/activity.js';
+import { IdleSweeper } from './workspaces/idle.js';
 
 export interface DaemonOptions extends ConfigFlags {
   /** Environment to read config and BERTH_ADMIN_TOKEN from (default process.env). */
@@ -35,6 +45,15 @@ export interface DaemonOptions extends ConfigFlags {
 export interface Daemon {
   url: string;
   config: ResolvedConfig;
+  /** Fired whenever workspace events were appended (event streams subscribe to it). */
+  eventNotifier: EventNotifier;
+  /** This store's id (the `berth.store` label on everything it creates). */
+  storeId: string;
+  /**
+   * Settles when the daemon stopped on its own: another server took the reconciler lease (the
+   * daemon then closed itself, as it must not write any more). Never settles otherwise.
+   */
+  lost: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -45,7 +64,8 @@ export interface Daemon {
 export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   const env = options.env ?? process.env;
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const { config, configFile } = loadConfig(options, env);
+  const { config: loaded, configFile } = loadConfig(options, env);
+  let config = loaded;
   const secrets = new SecretRegistry();
   const logger = createLogger({
     level: config.logLevel,
@@ -66,6 +86,14 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       logger,
     });
     const meta = new MetaRepo(db);
+    // Everything Berth creates carries this store's id, so two Berths on one engine (or a test
+    // suite's many) never adopt or reap each other's objects.
+    const storeId = await meta.getOrInit('storeId', () => `st_${randomBytes(8).toString('hex')}`);
+    config = {
+      ...config,
+      engine: { ...config.engine, labels: { ...config.engine.labels, [LABELS.store]: storeId } },
+    };
+    const agentSocketDir = config.agents.socketDir ?? join(config.dataDir, 'run');
     // Podman's default seccomp profile lets a workspace create namespaces; tiers 1-2 get Berth's
     // hardening of it instead (engine/seccomp.ts). Docker's default already has those rules.
     let seccompProfile: string | null = null;
@@ -95,6 +123,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       seccompProfile: () => seccompProfile,
       tools,
       passthroughEnv: filterHostEnv(env, config.env.passthroughAllow, config.env.passthroughDeny),
+      agentSocketDir,
     });
     const inWorkspace = new InWorkspace({
       engine,
@@ -104,11 +133,15 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       extraLabels: config.engine.labels,
       seccompProfile: () => seccompProfile,
     });
-    const commands = new CommandService(inWorkspace, config.commands, logger);
-    const terminals = new TerminalService(inWorkspace, config.terminals, logger);
+    const activity = new ActivityTracker(new WorkspaceRepo(db), { logger });
+    const commands = new CommandService(inWorkspace, config.commands, logger, activity);
+    const terminals = new TerminalService(inWorkspace, config.terminals, logger, activity);
     const files = new FileService(inWorkspace, config.files, join(config.dataDir, 'tmp'));
+    // One notifier for the repo that appends events and the event streams that wait for them.
+    const eventNotifier = new EventNotifier();
+    const workspaceRepo = new WorkspaceRepo(db, eventNotifier);
     const workspaces = new WorkspaceService({
-      repo: new WorkspaceRepo(db),
+      repo: workspaceRepo,
       provisioner,
       commands,
       terminals,
@@ -116,6 +149,20 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       catalogue,
       config,
       logger,
+      storeId,
+    });
+    const agents = new AgentService(workspaceRepo, config, (id) => workspaces.enqueue(id), logger);
+    const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const reconciler = new Reconciler({
+      repo: workspaceRepo,
+      engine,
+      workspaces,
+      leases: new LeaseRepo(db),
+      tools,
+      config,
+      logger,
+      storeId,
+      holder,
     });
     const tokens = new TokenRepo(db);
     const app = buildApp({
@@ -123,6 +170,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       authenticator: new Authenticator(admin.secret, tokens),
       bodyLimitBytes: config.bodyLimitBytes,
       workspaces,
+      eventLog: workspaceRepo,
       engine,
       images,
       catalogue,
@@ -137,14 +185,36 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       provisioner,
       previews: new PreviewTokens(config.dataDir),
       previewMaxTtlMs: 24 * 60 * 60 * 1000,
+      activity,
+      agents,
+      reconcilerStatus: () => ({
+        lastScanAt: reconciler.lastScan?.at ?? null,
+        lastError: reconciler.lastError,
+        queue: workspaces.queueSize,
+      }),
     });
+
+    // One writer per store (P6, F11): a second server waits here until the lease is free.
+    const leaseWait = new AbortController();
+    const acquired = await reconciler.acquireLease(leaseWait.signal, (other, expiresAt) => {
+      print(
+        `Another Berth server (${other}) holds the reconciler lease on this store until ${expiresAt}; waiting for it`,
+      );
+      logger.warn({ holder: other, expiresAt }, 'waiting for the reconciler lease');
+    });
+    if (!acquired) throw new Error('gave up waiting for the reconciler lease');
 
     const address = await app.listen({ host: config.host, port: config.port });
     const url = address.replace('[::1]', '127.0.0.1');
     platformUrl ||= url;
     const watching = new AbortController();
     workspaces.watchEngine(watching.signal);
-    const resumed = await workspaces.resumeInterrupted();
+    // Idle timeouts stop workspaces, TTLs delete them (workspaces/idle.ts).
+    const sweeper = new IdleSweeper({ repo: new WorkspaceRepo(db), workspaces, activity, logger }).start();
+    const agentSocket = await listenAgentSocket(app, agentSocketDir);
+    // The start-up scan queues every workspace before any pass runs; then periodic scans.
+    const firstScan = await reconciler.start();
+    const resumed = firstScan.workspaces;
 
     // A later probe fills in engine facts when the engine was down at start.
     const reprobe = setInterval(() => {
@@ -161,21 +231,35 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     }
     const store = db;
     let closing: Promise<void> | undefined;
-    return {
+    let markLost: (holder: string) => void = () => {};
+    const lost = new Promise<string>((resolve) => (markLost = resolve));
+    const daemon: Daemon = {
       url,
       config,
+      eventNotifier,
+      storeId,
+      lost,
       close: () =>
         (closing ??= (async () => {
           clearInterval(reprobe);
+          await reconciler.stop();
+          await agentSocket.close();
+          await sweeper.stop();
           watching.abort();
           await app.close();
           await workspaces.close();
           await engine.close();
+          await activity.close();
           await store.close();
           logger.info('berth stopped');
           logger.flush();
         })()),
     };
+    reconciler.keepLease((other) => {
+      print(`Berth lost the reconciler lease to ${other}; stopping (it must not write any more)`);
+      void daemon.close().then(() => markLost(other));
+    });
+    return daemon;
   } catch (err) {
     await db?.close();
     throw err;

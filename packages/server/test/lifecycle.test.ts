@@ -164,15 +164,21 @@ describe('workspace lifecycle on a real engine', () => {
     });
   });
 
-  it('fails with container_exited, exit code and last output when the process dies, at start or later', async () => {
+  it('fails with container_exited, exit code and last output when the process dies, at start or later (policy never)', async () => {
     await withBerth(
       {
         config: {
           runtimes: {
-            dies: { image: 'berth-shell:0.1.0', command: ['sh', '-c', 'echo goodbye-from-agent; exit 3'] },
+            // The runtime's default restart policy: `never` (restarts are tested in reconciler.test.ts).
+            dies: {
+              image: 'berth-shell:0.1.0',
+              command: ['sh', '-c', 'echo goodbye-from-agent; exit 3'],
+              restartPolicy: 'never',
+            },
             'dies-later': {
               image: 'berth-shell:0.1.0',
               command: ['sh', '-c', 'sleep 1; echo late-goodbye; exit 4'],
+              restartPolicy: 'never',
             },
           },
         },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Workspace } from '@berth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { docker, execIn, inspectContainer, withBerth, type TestBerth } from './harness.js';
 
 let hostDir: string;
@@ -250,17 +251,42 @@ describe('/configs', () => {
     );
   });
 
-  it('fails to start with config_missing when the config volume was emptied, instead of crash-looping', async () => {
+  it('fails to start with config_missing when a required file has no copy in the spec, instead of crash-looping', async () => {
+    // (A wiped file the spec has is written again: reconciler.test.ts. Here the operator made the
+    // runtime require a file after the workspace was created, so nothing can supply it.)
     await withBerth(
       { config: { runtimes: { needs: { image: 'berth-shell:0.1.0', requiredFiles: ['config.yaml'] } } } },
       async (berth) => {
         const ws = await running(berth, { runtime: 'needs', files: { 'config.yaml': 'a: 1\n' } });
-        await sh(ws, 'rm /configs/config.yaml');
         await berth.api('POST', `/v1/workspaces/${ws.id}/stop`);
-        const started = await berth.api<Workspace>('POST', `/v1/workspaces/${ws.id}/start`);
-        expect(started.body.status).toBe('failed');
-        expect(started.body.error?.code).toBe('config_missing');
-        expect((await inspectContainer(ws.containerId!)).State.Running).toBe(false);
+        await berth.daemon.close();
+        const file = join(berth.dataDir, 'berth.yaml');
+        const config = parse(readFileSync(file, 'utf8')) as {
+          runtimes: { needs: { requiredFiles: string[] } };
+        };
+        config.runtimes.needs.requiredFiles.push('extra.yaml');
+        writeFileSync(file, stringify(config));
+        const { runDaemon } = await import('../src/index.js');
+        const again = await runDaemon({
+          port: 0,
+          dataDir: berth.dataDir,
+          env: { ...process.env, BERTH_ADMIN_TOKEN: berth.token },
+          print: () => {},
+          logLevel: 'silent',
+        });
+        try {
+          const res = await fetch(`${again.url}/v1/workspaces/${ws.id}/start`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${berth.token}` },
+          });
+          const started = (await res.json()) as Workspace;
+          expect(started.status).toBe('failed');
+          expect(started.error?.code).toBe('config_missing');
+          expect(started.error?.message).toContain('extra.yaml');
+          expect((await inspectContainer(ws.containerId!)).State.Running).toBe(false);
+        } finally {
+          await again.close();
+        }
       },
     );
   });

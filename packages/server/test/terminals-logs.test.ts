@@ -152,6 +152,7 @@ describe('logs', () => {
             brief: {
               image: 'berth-shell:0.1.0',
               command: ['sh', '-c', 'sleep 0.5; echo last words; exit 5'],
+              restartPolicy: 'never',
             },
           },
         },

@@ -82,7 +82,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
       try {
         const daemon = await runDaemon(options);
         if (ctx.json) ctx.printJson({ url: daemon.url });
-        const why = await shutdown.done;
+        const why = await Promise.race([shutdown.done, daemon.lost.then((holder) => ({ lostTo: holder }))]);
+        if (typeof why === 'object') {
+          ctx.note(`berth: another server (${why.lostTo}) took over this store; stopped`);
+          process.exitCode = 1;
+          return;
+        }
         ctx.note(`berth: ${why === 'abort' ? 'stop requested' : why}, shutting down`);
         await daemon.close();
       } finally {

@@ -13,7 +13,9 @@ import { newRequestId } from '../util/ids.js';
 import { parseStrictJson, StrictJsonError } from '../util/strict-json.js';
 import type { Principal } from '../workspaces/spec.js';
 import websocket from '@fastify/websocket';
+import { AGENT_PATH, registerAgentRoutes, type AgentRouteDeps } from './routes/agent.js';
 import { registerCommandRoutes, type CommandRouteDeps } from './routes/commands.js';
+import { registerEventRoutes, type EventRouteDeps } from './routes/events.js';
 import { registerFileRoutes, type FileRouteDeps } from './routes/files.js';
 import { registerLogRoutes, type LogRouteDeps } from './routes/logs.js';
 import { PROXY_PATH, registerProxyRoutes, type ProxyRouteDeps } from './routes/proxy.js';
@@ -37,6 +39,8 @@ export interface AppDeps
     TerminalRouteDeps,
     FileRouteDeps,
     LogRouteDeps,
+    EventRouteDeps,
+    AgentRouteDeps,
     Omit<ProxyRouteDeps, 'authenticator'> {
   logger: Logger;
   authenticator: Authenticator;
@@ -109,7 +113,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.header('x-request-id', req.id);
     const path = req.url.split('?')[0] ?? '';
     // The port proxy authenticates itself (API token or preview token).
-    if (PUBLIC_PATHS.has(path) || !path.startsWith('/v1/') || PROXY_PATH.test(path)) return;
+    // Agents authenticate with their workspace's agent token (routes/agent.ts).
+    if (PUBLIC_PATHS.has(path) || !path.startsWith('/v1/') || PROXY_PATH.test(path) || AGENT_PATH.test(path))
+      return;
     req.principal = await deps.authenticator.authenticate(
       req.headers.authorization ?? bearerFromSubprotocols(req.headers['sec-websocket-protocol']),
     );
@@ -166,6 +172,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register((scope, _options, done) => {
     registerSystemRoutes(scope, deps);
     registerWorkspaceRoutes(scope, deps);
+    registerEventRoutes(scope, deps);
+    registerAgentRoutes(scope, deps);
     registerTokenRoutes(scope, deps);
     registerCommandRoutes(scope, deps);
     registerTerminalRoutes(scope, deps);

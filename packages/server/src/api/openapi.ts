@@ -1,9 +1,11 @@
 import { ERROR_CODES, ROUTES, type RouteName } from '@berth/protocol';
 import { z } from 'zod';
 import { BERTH_VERSION } from '../version.js';
+import { AgentHeartbeatSchema, AgentRegisterSchema } from '../workspaces/agents.js';
 import { CommandInputSchema, ExecInputSchema } from '../workspaces/commands.js';
 import { WorkspaceSpecSchema } from '../workspaces/spec.js';
 import {
+  AgentAckSchema,
   ApiTokenSchema,
   CommandInfoSchema,
   CreatedApiTokenSchema,
@@ -87,6 +89,50 @@ const FILE_ERRORS = [
   'file_permission_denied',
   'unsupported_file_type',
 ] as const;
+
+const EVENTS_DESCRIPTION =
+  'Without `Accept: text/event-stream` (or `stream=true`): one page, oldest first; pass `nextCursor` as `after` for the next. ' +
+  'With it: `text/event-stream` with every event after the resume point (the `Last-Event-ID` header, else `after`), then new ones as they happen, ' +
+  'each as `id: <event id>`, `event: <event type>`, `data: <WorkspaceEvent JSON>`; a `: keepalive` comment every 15 s; until the client disconnects.';
+const eventParams = [
+  {
+    name: 'after',
+    in: 'query',
+    schema: { oneOf: [{ type: 'integer', minimum: 0 }, { const: 'now' }], default: 0 },
+    description: 'Events with a greater id (0: from the beginning); `now` (streams only): only new events.',
+  },
+  {
+    name: 'limit',
+    in: 'query',
+    schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+    description: 'Page size (JSON pages only).',
+  },
+  {
+    name: 'stream',
+    in: 'query',
+    schema: { type: 'boolean', default: false },
+    description: 'Stream Server-Sent Events, as `Accept: text/event-stream` does.',
+  },
+  {
+    name: 'Last-Event-ID',
+    in: 'header',
+    schema: { type: 'integer', minimum: 0 },
+    description:
+      'Streams: resume after this event id (what a reconnecting EventSource sends); wins over `after`.',
+  },
+];
+const eventResponses = {
+  description: 'A page of events, or the event stream',
+  content: {
+    'application/json': { schema: page('WorkspaceEvent') },
+    'text/event-stream': {
+      schema: {
+        type: 'string',
+        description: 'Server-Sent Events; each `data` is one WorkspaceEvent as JSON.',
+      },
+    },
+  },
+};
 
 /** A WebSocket route (GET with an upgrade); its messages are described in docs/streams.md. */
 const wsOperation = (summary: string, parameters: unknown[]): Operation => ({
@@ -201,6 +247,11 @@ const OPERATIONS: Record<RouteName, Operation> = {
     parameters: [idParam, wait],
     responses: { 200: json(ref('Workspace')), ...errors('workspace_not_found', 'invalid_state') },
   },
+  keepaliveWorkspace: {
+    summary: 'Record activity on a running workspace: its idle timeout (idleTimeoutMs) starts over',
+    parameters: [idParam],
+    responses: { 200: json(ref('Workspace')), ...errors('workspace_not_found', 'invalid_state') },
+  },
   deleteWorkspace: {
     summary: 'Delete a workspace with its container, networks and volumes (idempotent)',
     parameters: [idParam, wait],
@@ -211,13 +262,20 @@ const OPERATIONS: Record<RouteName, Operation> = {
     },
   },
   listWorkspaceEvents: {
-    summary: 'Status history and events of a workspace',
-    parameters: [
-      idParam,
-      { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-      { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
-    ],
-    responses: { 200: json(page('WorkspaceEvent')), ...errors('workspace_not_found') },
+    summary: 'Status history and events of a workspace: JSON pages, or a live stream (Server-Sent Events)',
+    description: EVENTS_DESCRIPTION,
+    parameters: [idParam, ...eventParams],
+    responses: {
+      200: eventResponses,
+      ...errors('workspace_not_found', 'validation_failed'),
+    },
+  },
+  listEvents: {
+    summary:
+      'Events of every workspace the token may see (admin: all; user tokens: their own, deleted ones included): JSON pages, or a live stream (Server-Sent Events)',
+    description: EVENTS_DESCRIPTION,
+    parameters: eventParams,
+    responses: { 200: eventResponses, ...errors('validation_failed') },
   },
   exec: {
     summary: 'Run a command to completion (argv or shell line); output capped, whole tree killed on timeout',
@@ -429,6 +487,26 @@ const OPERATIONS: Record<RouteName, Operation> = {
       ...errors('port_not_declared', 'invalid_state', 'engine_error'),
     },
   },
+  agentRegister: {
+    summary:
+      "Agent contract: an agent registers with its workspace's agent token (file $BERTH_AGENT_TOKEN_FILE); a starting workspace becomes running. Also served on the agent socket ($BERTH_AGENT_SOCKET) inside agent workspaces.",
+    security: [{ agentToken: [] }],
+    requestBody: { required: false, ...json(ref('AgentRegister')) },
+    responses: {
+      200: json(ref('AgentAck')),
+      ...errors('validation_failed', 'invalid_state'),
+    },
+  },
+  agentHeartbeat: {
+    summary:
+      'Agent contract: a heartbeat with status, current task and error. Silence longer than agents.heartbeatTimeoutMs makes the workspace unresponsive; a stopped or deleted workspace ignores heartbeats (409).',
+    security: [{ agentToken: [] }],
+    requestBody: { required: false, ...json(ref('AgentHeartbeat')) },
+    responses: {
+      200: json(ref('AgentAck')),
+      ...errors('validation_failed', 'invalid_state'),
+    },
+  },
   createToken: {
     summary: 'Create an API token (admin); the secret is shown once',
     requestBody: { required: true, ...json(ref('TokenCreate')) },
@@ -470,6 +548,9 @@ export function openApiDocument(): Record<string, unknown> {
   add('LogLine', LogLineSchema);
   add('Preview', PreviewSchema);
   add('UploadSummary', UploadSummarySchema);
+  add('AgentRegister', AgentRegisterSchema, 'input');
+  add('AgentHeartbeat', AgentHeartbeatSchema, 'input');
+  add('AgentAck', AgentAckSchema);
   for (const schema of Object.values(components) as Record<string, unknown>[]) {
     delete schema.$schema;
     delete schema.id;
@@ -495,7 +576,13 @@ export function openApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: components },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        agentToken: { type: 'http', scheme: 'bearer', description: "A workspace's agent token." },
+      },
+      schemas: components,
+    },
     paths,
   };
 }

@@ -68,6 +68,14 @@ export const AgentInfoSchema = z
   })
   .meta({ id: 'AgentInfo' });
 
+export const AgentAckSchema = z
+  .object({
+    workspaceId: z.string(),
+    status: z.enum(WORKSPACE_STATUSES),
+    heartbeatIntervalMs: z.number().int(),
+  })
+  .meta({ id: 'AgentAck' });
+
 export const WorkspaceSchema = z
   .object({
     id: z.string(),
@@ -174,6 +182,11 @@ export const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   version: z.string(),
   engine: z.object({ healthy: z.boolean() }),
+  reconciler: z.object({
+    lastScanAt: z.string().nullable(),
+    lastError: z.string().nullable(),
+    queue: z.object({ queued: z.number().int(), running: z.number().int(), delayed: z.number().int() }),
+  }),
 });
 
 export const RuntimeInfoSchema = z

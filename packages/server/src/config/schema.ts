@@ -261,7 +261,12 @@ export const ConfigSchema = z.strictObject({
         .min(1000)
         .default(900_000)
         .describe('Longest single reconcile pass (image pulls and builds included).'),
-      backoffBaseMs: z.number().int().min(1).default(1_000).describe('First retry delay after a failed pass.'),
+      backoffBaseMs: z
+        .number()
+        .int()
+        .min(1)
+        .default(1_000)
+        .describe('First retry delay after a failed pass.'),
       backoffMaxMs: z.number().int().min(1).default(60_000).describe('Longest retry delay (with jitter).'),
       orphanGraceMs: z
         .number()

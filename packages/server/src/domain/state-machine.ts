@@ -7,9 +7,10 @@ import type { WorkspaceStatus } from '@berth/protocol';
  */
 const NEXT: Record<WorkspaceStatus, readonly WorkspaceStatus[]> = {
   provisioning: ['starting', 'stopping', 'failed', 'deleting'],
-  starting: ['running', 'provisioning', 'failed', 'stopping', 'deleting'],
-  running: ['unresponsive', 'stopping', 'starting', 'provisioning', 'failed', 'deleting'],
-  unresponsive: ['running', 'starting', 'provisioning', 'failed', 'stopping', 'deleting'],
+  // `stopped` straight from starting/running/unresponsive: the process finished cleanly on its own.
+  starting: ['running', 'provisioning', 'failed', 'stopping', 'stopped', 'deleting'],
+  running: ['unresponsive', 'stopping', 'stopped', 'starting', 'provisioning', 'failed', 'deleting'],
+  unresponsive: ['running', 'starting', 'provisioning', 'failed', 'stopping', 'stopped', 'deleting'],
   stopping: ['stopped', 'failed', 'deleting'],
   stopped: ['provisioning', 'starting', 'stopping', 'deleting'],
   failed: ['provisioning', 'starting', 'stopping', 'failed', 'deleting'],

@@ -5,7 +5,7 @@ import Docker from 'dockerode';
 import type { Logger } from '../log/logger.js';
 import { BERTH_VERSION } from '../version.js';
 import { toDockerCreateOptions } from './docker-create-options.js';
-import { isNotFound, isNotModified, toEngineAppError } from './docker-errors.js';
+import { isConflict, isNotFound, isNotModified, toEngineAppError } from './docker-errors.js';
 import {
   demuxFrames,
   rawFrames,
@@ -58,12 +58,14 @@ export class DockerEngine implements EngineDriver {
   /** Same socket without a per-call timeout, for pulls and builds that stream for minutes. */
   private readonly streaming: Docker;
   private readonly log: Logger;
+  private readonly callTimeoutMs: number;
   readonly endpoint: string;
   kind: EngineDriver['kind'] = 'unknown';
   info: EngineInfo | null = null;
 
   constructor(options: DockerEngineOptions) {
     this.endpoint = options.host ?? 'unix:///var/run/docker.sock';
+    this.callTimeoutMs = options.callTimeoutMs;
     const headers = { 'User-Agent': `berth/${BERTH_VERSION}` };
     this.docker = new Docker({ ...modemOptions(options.host), timeout: options.callTimeoutMs, headers });
     this.streaming = new Docker({ ...modemOptions(options.host), headers });
@@ -71,6 +73,15 @@ export class DockerEngine implements EngineDriver {
   }
 
   /** Runs one engine call, mapping failures onto stable codes. */
+  private async killContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).kill({ signal: 'SIGKILL' });
+    } catch (err) {
+      // 404: gone; 409: not running. Both mean it is not running any more.
+      if (!isNotFound(err) && !isConflict(err) && !isNotModified(err)) throw err;
+    }
+  }
+
   private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -198,12 +209,31 @@ export class DockerEngine implements EngineDriver {
 
     stop: (id, timeoutMs) =>
       this.call(`stop container ${id}`, async () => {
-        try {
-          await this.streaming.getContainer(id).stop({ t: Math.ceil(timeoutMs / 1000) });
-        } catch (err) {
-          if (!isNotModified(err) && !isNotFound(err)) throw err;
+        // The engine escalates to SIGKILL after the grace period; if the call itself hangs (F14: a
+        // process in D state, a wedged engine), Berth sends the kill and bounds that call too.
+        const stop = this.streaming
+          .getContainer(id)
+          .stop({ t: Math.ceil(timeoutMs / 1000) })
+          .then(
+            () => 'stopped' as const,
+            (err: unknown) => {
+              if (!isNotModified(err) && !isNotFound(err)) throw err;
+              return 'stopped' as const;
+            },
+          );
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise<'hung'>((resolve) => {
+          timer = setTimeout(() => resolve('hung'), timeoutMs + this.callTimeoutMs);
+        });
+        const outcome = await Promise.race([stop, hung]).finally(() => clearTimeout(timer));
+        if (outcome === 'hung') {
+          stop.catch(() => {});
+          this.log.warn({ containerId: id }, 'stop did not return in time; killing the container');
+          await this.killContainer(id);
         }
       }),
+
+    kill: (id) => this.call(`kill container ${id}`, () => this.killContainer(id)),
 
     remove: (id) =>
       this.call(`remove container ${id}`, async () => {
@@ -234,7 +264,13 @@ export class DockerEngine implements EngineDriver {
         const items = await this.docker.listContainers({ all: true, filters: labelFilter(labels) });
         return items
           .filter((c) => hasLabels(c.Labels, labels))
-          .map((c) => ({ id: c.Id, names: c.Names, labels: c.Labels ?? {}, state: c.State }));
+          .map((c) => ({
+            id: c.Id,
+            names: c.Names,
+            labels: c.Labels ?? {},
+            state: c.State,
+            createdAt: c.Created * 1000,
+          }));
       }),
 
     putArchive: (id, path, tar) =>
@@ -461,6 +497,7 @@ export class DockerEngine implements EngineDriver {
             sizeBytes: i.Size,
             labels: i.Config?.Labels ?? {},
             repoDigests: i.RepoDigests ?? [],
+            env: i.Config?.Env ?? [],
           };
         } catch (err) {
           if (isNotFound(err)) return null;

@@ -10,6 +10,8 @@ export const LABELS = {
   role: 'berth.role',
   version: 'berth.version',
   testRun: 'berth.test-run',
+  /** Which Berth store made the object: a Berth acts only on its own (several may share an engine). */
+  store: 'berth.store',
 } as const;
 
 export type ResourceRole =

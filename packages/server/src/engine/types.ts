@@ -79,6 +79,8 @@ export interface ContainerSummary {
   names: string[];
   labels: Record<string, string>;
   state: string;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
 }
 
 export interface ResourceSummary {
@@ -91,6 +93,8 @@ export interface ImageDetails {
   sizeBytes: number;
   labels: Record<string, string>;
   repoDigests: string[];
+  /** `KEY=value` entries the image sets (a container's env includes them). */
+  env: string[];
 }
 
 /** A container's main process ended (engine `die` event). */
@@ -124,6 +128,8 @@ export interface ContainerClient {
   start(id: string): Promise<void>;
   /** Stops with a grace period, then SIGKILL. Already stopped is success. */
   stop(id: string, timeoutMs: number): Promise<void>;
+  /** SIGKILL now; not running or gone is success. */
+  kill(id: string): Promise<void>;
   /** Force-removes with anonymous volumes. Returns false when it was already gone. */
   remove(id: string): Promise<boolean>;
   inspect(idOrName: string): Promise<ContainerState | null>;

@@ -70,6 +70,18 @@ export class MetaRepo {
       .execute();
   }
 
+  /** The value of `key`, set to `init()` first if absent (the first writer wins a race). */
+  async getOrInit(key: string, init: () => string): Promise<string> {
+    await this.db.kysely
+      .insertInto('meta')
+      .values({ key, value: JSON.stringify(init()), updated_at: nowIso() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    const value = await this.get<string>(key);
+    if (value === undefined) throw new Error(`meta key ${key} vanished`);
+    return value;
+  }
+
   async get<T>(key: string): Promise<T | undefined> {
     const row = await this.db.kysely
       .selectFrom('meta')

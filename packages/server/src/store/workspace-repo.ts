@@ -7,9 +7,10 @@ import type {
   WorkspaceEvent,
   WorkspaceStatus,
 } from '@berth/protocol';
-import type { Selectable, Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import type { NormalizedSpec, WorkspaceRecord } from '../domain/workspace.js';
 import { allowedFrom } from '../domain/state-machine.js';
+import { EventNotifier } from './event-notifier.js';
 import { isUniqueViolation, nowIso, type Db } from './db.js';
 import type { Database, WorkspacesTable } from './schema.js';
 
@@ -55,13 +56,24 @@ export interface StatusChange {
   containerId?: string | null;
   endpoints?: Endpoint[];
   engineRuntime?: string | null;
+  /** Restart bookkeeping written with the status (crash loops, backoff). */
+  restart?: {
+    failureTimes?: string[];
+    lastExitCode?: number | null;
+    nextAttemptAt?: string | null;
+    incrementCount?: boolean;
+  };
   event: EventInput;
 }
 
 type Row = Selectable<WorkspacesTable>;
 
 export class WorkspaceRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Fired after every committed event insert; event streams subscribe to it. */
+    readonly notifier: EventNotifier = new EventNotifier(),
+  ) {}
 
   private get k() {
     return this.db.kysely;
@@ -74,7 +86,7 @@ export class WorkspaceRepo {
   ): Promise<CreateResult> {
     const now = nowIso();
     try {
-      return await this.k.transaction().execute(async (trx) => {
+      const result = await this.k.transaction().execute(async (trx) => {
         if (idempotency) {
           const prior = await this.findIdempotencyKey(trx, idempotency.ownerId, idempotency.key);
           if (prior) return this.replay(trx, prior, idempotency.requestHash);
@@ -132,6 +144,8 @@ export class WorkspaceRepo {
         if (!record) throw new Error('workspace vanished inside its creating transaction');
         return { kind: 'created' as const, record };
       });
+      if (result.kind === 'created') this.notifier.notify();
+      return result;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       // A concurrent request won the race (Postgres), or the name is taken.
@@ -260,7 +274,8 @@ export class WorkspaceRepo {
     const from = (change.from ?? allowedFrom(to)).filter((s) => allowedFrom(to).includes(s));
     if (from.length === 0) return undefined;
     const now = nowIso();
-    return this.k.transaction().execute(async (trx) => {
+    let appended = false;
+    const updated = await this.k.transaction().execute(async (trx) => {
       const result = await trx
         .updateTable('workspaces')
         .set({
@@ -276,6 +291,16 @@ export class WorkspaceRepo {
           ...(change.containerId !== undefined ? { container_id: change.containerId } : {}),
           ...(change.endpoints !== undefined ? { endpoints_json: JSON.stringify(change.endpoints) } : {}),
           ...(change.engineRuntime !== undefined ? { engine_runtime: change.engineRuntime } : {}),
+          ...(change.restart?.failureTimes !== undefined
+            ? { failure_times_json: JSON.stringify(change.restart.failureTimes) }
+            : {}),
+          ...(change.restart?.lastExitCode !== undefined
+            ? { last_exit_code: change.restart.lastExitCode }
+            : {}),
+          ...(change.restart?.nextAttemptAt !== undefined
+            ? { next_attempt_at: change.restart.nextAttemptAt }
+            : {}),
+          ...(change.restart?.incrementCount ? { restart_count: sql<number>`restart_count + 1` } : {}),
         })
         .where('id', '=', id)
         .where('status', 'in', from)
@@ -283,8 +308,11 @@ export class WorkspaceRepo {
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return undefined;
       await this.insertEvent(trx, id, to, change.event);
+      appended = true;
       return this.selectById(trx, id, true);
     });
+    if (appended) this.notifier.notify();
+    return updated;
   }
 
   /** Records what the user wants now. Refused once the workspace is being deleted. */
@@ -296,6 +324,85 @@ export class WorkspaceRepo {
       .where('deleted_at', 'is', null);
     if (desired !== 'deleted') q = q.where('desired_state', '!=', 'deleted');
     const result = await q.executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Every live workspace (not deleted), oldest first: the reconciler's full scan. */
+  async listLive(): Promise<WorkspaceRecord[]> {
+    const rows = await this.k
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at', 'asc')
+      .execute();
+    return rows.map((r) => this.toRecord(r, {}));
+  }
+
+  /** Which of `ids` name no live workspace (deleted, or never in this store). */
+  async notLive(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.k
+      .selectFrom('workspaces')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('deleted_at', 'is', null)
+      .execute();
+    const live = new Set(rows.map((r) => r.id));
+    return new Set(ids.filter((id) => !live.has(id)));
+  }
+
+  /** Counts a restart that happened (its backoff is over), with its event. */
+  async countRestart(id: string, event: EventInput): Promise<void> {
+    await this.k
+      .updateTable('workspaces')
+      .set({ restart_count: sql<number>`restart_count + 1`, next_attempt_at: null, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .execute();
+    await this.appendEvent(id, event);
+  }
+
+  /** Forgets past failures (a user's explicit start of a failed workspace). */
+  async resetRestarts(id: string): Promise<void> {
+    await this.k
+      .updateTable('workspaces')
+      .set({ failure_times_json: '[]', next_attempt_at: null })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** Stores the hash of a new agent token (the token itself only ever goes into /configs). */
+  async setAgentToken(id: string, tokenHash: string): Promise<void> {
+    await this.k
+      .updateTable('workspaces')
+      .set({ agent_token_hash: tokenHash, agent_json: null, last_heartbeat_at: null })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** The live workspace whose agent token has this hash. */
+  async findByAgentTokenHash(tokenHash: string): Promise<WorkspaceRecord | undefined> {
+    const row = await this.k
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('agent_token_hash', '=', tokenHash)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row ? this.toRecord(row, {}) : undefined;
+  }
+
+  /** Records what an agent reported; only while the workspace is in one of `statuses`. */
+  async recordAgent(id: string, agent: AgentInfo, statuses: WorkspaceStatus[]): Promise<boolean> {
+    const result = await this.k
+      .updateTable('workspaces')
+      .set({ agent_json: JSON.stringify(agent), last_heartbeat_at: agent.lastHeartbeatAt })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .where('status', 'in', statuses)
+      .where('desired_state', '=', 'running')
+      .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
@@ -317,8 +424,44 @@ export class WorkspaceRepo {
       .execute();
   }
 
+  /** Records when the workspace was last used; false when it is deleted (nothing is written then). */
+  async touchActivity(id: string, atIso: string): Promise<boolean> {
+    const result = await this.k
+      .updateTable('workspaces')
+      .set({ last_activity_at: atIso })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Live workspaces (not deleted or being deleted) with an idle timeout or a TTL: the sweeper's list. */
+  async listWithLifecycleLimits(): Promise<WorkspaceRecord[]> {
+    // The limits live in spec_json; the LIKE filters only narrow the rows, the check below decides.
+    const rows = await this.k
+      .selectFrom('workspaces')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .where('status', '!=', 'deleting')
+      .where((eb) =>
+        eb.or([
+          eb('spec_json', 'not like', '%"idleTimeoutMs":null%'),
+          eb('spec_json', 'not like', '%"ttlMs":null%'),
+        ]),
+      )
+      .orderBy('created_at', 'asc')
+      .execute();
+    const records = rows
+      .map((r) => this.toRecord(r, {}))
+      .filter((r) => r.spec.lifecycle.idleTimeoutMs !== null || r.spec.lifecycle.ttlMs !== null);
+    const labels = await this.labelsOfMany(records.map((r) => r.id));
+    for (const r of records) r.labels = labels.get(r.id) ?? {};
+    return records;
+  }
+
   async appendEvent(id: string, event: EventInput): Promise<void> {
     await this.insertEvent(this.k, id, null, event);
+    this.notifier.notify();
   }
 
   private async insertEvent(
@@ -358,6 +501,44 @@ export class WorkspaceRepo {
       message: r.message,
       ...(r.data_json ? { data: JSON.parse(r.data_json) as Record<string, unknown> } : {}),
     }));
+  }
+
+  /**
+   * Events of every workspace (`ownerId` null) or of the workspaces `ownerId` owns, deleted ones
+   * included, oldest first: the feed of `GET /v1/events`.
+   */
+  async listAllEvents(query: {
+    after: number;
+    limit: number;
+    ownerId: string | null;
+  }): Promise<WorkspaceEvent[]> {
+    let q = this.k.selectFrom('workspace_events as e').selectAll('e').where('e.id', '>', query.after);
+    if (query.ownerId !== null) {
+      q = q.innerJoin('workspaces as w', 'w.id', 'e.workspace_id').where('w.owner_id', '=', query.ownerId);
+    }
+    const rows = await q.orderBy('e.id', 'asc').limit(query.limit).execute();
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  /** The id of the newest event (0 when there is none): where `?after=now` resumes. */
+  async lastEventId(): Promise<number> {
+    const row = await this.k
+      .selectFrom('workspace_events')
+      .select((eb) => eb.fn.max('id').as('last'))
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
+  }
+
+  private toEvent(r: Selectable<Database['workspace_events']>): WorkspaceEvent {
+    return {
+      id: Number(r.id),
+      workspaceId: r.workspace_id,
+      at: r.at,
+      type: r.type,
+      status: r.status as WorkspaceStatus | null,
+      message: r.message,
+      ...(r.data_json ? { data: JSON.parse(r.data_json) as Record<string, unknown> } : {}),
+    };
   }
 
   private async labelsOf(

@@ -9,7 +9,8 @@ import { randomBase32 } from '../util/ids.js';
 import { HELPER_IN_WORKSPACE, WORKSPACE_PATH } from './container-plan.js';
 import { ENV_KEY_PATTERN, isReservedEnvKey } from './env-rules.js';
 import type { InWorkspace } from './in-workspace.js';
-import { StreamSession } from './stream-session.js';
+import { attachActive, NO_ACTIVITY, type ActivitySink } from './activity.js';
+import { StreamSession, type OutputListener } from './stream-session.js';
 
 export interface CommandLimits {
   /** Default timeout of one-shot exec; streamed and background commands have none unless asked. */
@@ -94,6 +95,7 @@ export class CommandSession extends StreamSession {
     timeoutMs: number,
     /** Signals the command through `berth-helper kill --pidfile` (0 = kill the whole tree). */
     private readonly signalByPidfile: (signal: number) => Promise<void>,
+    private readonly activity: ActivitySink = NO_ACTIVITY,
   ) {
     super(handle, bufferBytes);
     if (timeoutMs > 0) {
@@ -108,7 +110,13 @@ export class CommandSession extends StreamSession {
     clearTimeout(this.timer);
   }
 
+  /** A client attached to a command keeps its workspace active (activity.ts). */
+  override attach(listener: OutputListener, afterSeq?: number): () => void {
+    return attachActive(this.activity, this.workspaceId, listener, (l) => super.attach(l, afterSeq));
+  }
+
   async writeStdin(data: Buffer): Promise<void> {
+    this.activity.touch(this.workspaceId);
     // Frames carry at most 1 MiB each, so one huge write cannot hog the helper.
     for (let offset = 0; offset < data.length; offset += 1024 * 1024) {
       await this.send(frame(FRAME.data, data.subarray(offset, offset + 1024 * 1024)));
@@ -179,6 +187,7 @@ export class CommandService {
     private readonly inWorkspace: InWorkspace,
     private readonly limits: CommandLimits,
     logger: Logger,
+    private readonly activity: ActivitySink = NO_ACTIVITY,
   ) {
     this.log = logger.child({ component: 'commands' });
   }
@@ -202,6 +211,7 @@ export class CommandService {
       );
     }
     const id = `cmd_${randomBase32(12)}`;
+    this.activity.touch(ws.id);
     const pidfile = `/tmp/.berth-${id}.pid`;
     const stdin = options.stdin ?? true;
     const handle = await this.inWorkspace.exec(
@@ -247,6 +257,7 @@ export class CommandService {
       this.limits.bufferBytes,
       timeoutMs,
       signalByPidfile,
+      this.activity,
     );
     if (options.stdin === false) session.endStdin();
     this.sessions.set(session.id, session);

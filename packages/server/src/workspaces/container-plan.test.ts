@@ -40,6 +40,7 @@ const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
 });
 
 const ctx: PlanContext = {
+  agentSocketDir: null,
   gvisorAvailable: true,
   addedCapsEffectiveForNonRoot: false,
   seccompProfile: null,

@@ -25,6 +25,12 @@ export const WORKSPACE_PATH = '/workspace';
 /** Where the tools volume is mounted (read-only) in every workspace, and the helper inside it. */
 export const TOOLS_MOUNT = '/.berth';
 export const HELPER_IN_WORKSPACE = `${TOOLS_MOUNT}/bin/berth-helper`;
+/** Agent contract: Berth's agent socket directory (read-only) and the token file in /configs. */
+export const AGENT_SOCKET_MOUNT = '/run/berth';
+export const AGENT_SOCKET_PATH = `${AGENT_SOCKET_MOUNT}/agent.sock`;
+export const AGENT_TOKEN_FILE = '.berth-agent-token';
+/** Env keys whose values come from the host at plan time, not from the spec: drift ignores them. */
+export const HOST_DERIVED_ENV = ['PLATFORM_URL'];
 
 export interface PlanContext {
   /** Does the engine offer gVisor, and what does the server setting say? */
@@ -52,6 +58,8 @@ export interface PlanContext {
   volumesPrepared: boolean;
   /** The volume holding berth-helper, mounted read-only at /.berth (null when unavailable). */
   toolsVolume: string | null;
+  /** Host directory of Berth's agent socket, for runtimes with an agent. */
+  agentSocketDir: string | null;
 }
 
 export interface WorkspacePlan {
@@ -124,6 +132,9 @@ export function planWorkspace(
       noCopy: true,
     });
   }
+  if (runtime.agent && ctx.agentSocketDir) {
+    mounts.push({ type: 'bind', source: ctx.agentSocketDir, target: AGENT_SOCKET_MOUNT, readOnly: true });
+  }
   if (tier === 4 && ctx.engineSocketPath) {
     mounts.push({
       type: 'bind',
@@ -141,6 +152,12 @@ export function planWorkspace(
     PLATFORM_URL: ctx.platformUrl,
     TIER: String(tier),
     ...(tier !== 1 ? { WORKSPACE_DIR: WORKSPACE_PATH } : {}),
+    ...(runtime.agent
+      ? {
+          BERTH_AGENT_SOCKET: AGENT_SOCKET_PATH,
+          BERTH_AGENT_TOKEN_FILE: `${CONFIGS_PATH}/${AGENT_TOKEN_FILE}`,
+        }
+      : {}),
   };
   // Later entries win: host pass-through, then the runtime's env, then the user's, then the contract.
   const env = { ...ctx.passthroughEnv, ...runtime.env, ...spec.env, ...platformEnv };

@@ -9,8 +9,18 @@ import type { Logger } from '../log/logger.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { pickSubnet } from '../util/cidr.js';
 import { sha256Hex } from '../util/canonical-json.js';
+import { detectDrift, type Drift, type InspectDoc } from '../reconciler/drift.js';
+import { failpoint } from '../util/failpoints.js';
+import type { ConfigFile } from '../domain/workspace.js';
 import { configsArchive } from './configs-archive.js';
-import { CONFIGS_PATH, helperContainerPlan, planWorkspace, type WorkspacePlan } from './container-plan.js';
+import {
+  AGENT_TOKEN_FILE,
+  CONFIGS_PATH,
+  HOST_DERIVED_ENV,
+  helperContainerPlan,
+  planWorkspace,
+  type WorkspacePlan,
+} from './container-plan.js';
 import type { ToolsVolume } from './tools.js';
 
 export interface ProvisionerDeps {
@@ -25,6 +35,8 @@ export interface ProvisionerDeps {
   /** PLATFORM_URL as workspaces see it (known once the API listens). */
   platformUrl: () => string;
   passthroughEnv: Record<string, string>;
+  /** Host directory holding Berth's agent socket (bind-mounted into agent workspaces). */
+  agentSocketDir: string | null;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,6 +70,7 @@ export class Provisioner {
       extraLabels: this.deps.config.engine.labels,
       volumesPrepared,
       toolsVolume,
+      agentSocketDir: this.deps.agentSocketDir,
     });
   }
 
@@ -74,7 +87,12 @@ export class Provisioner {
    * Creates what the workspace needs up to a created (not started) container with /configs filled:
    * image, network, volumes (owned by the workspace user), container, config files.
    */
-  async prepare(ws: WorkspaceRecord, progress: ProgressSink, signal: AbortSignal): Promise<string> {
+  async prepare(
+    ws: WorkspaceRecord,
+    progress: ProgressSink,
+    signal: AbortSignal,
+    agentToken: string | null = null,
+  ): Promise<string> {
     const runtime = this.deps.catalogue.get(ws.runtime);
     progress({ phase: 'image', message: `checking image ${ws.spec.image}` });
     const image = await this.deps.images.ensure(ws.spec.image, runtime, progress, signal);
@@ -103,29 +121,85 @@ export class Provisioner {
     if (fresh.length > 0 && !volumesPrepared) {
       await this.prepareVolumes(ws, fresh, runtime.user, progress);
     }
+    failpoint('create.after-volumes');
 
     progress({ phase: 'container', message: 'creating the container' });
     const existing = await this.findContainer(ws);
     if (existing) await this.engine.containers.remove(existing.id); // stale or half-made: recreate
     const containerId = await this.engine.containers.create(plan.container);
+    failpoint('create.after-container');
     // All or nothing: a container whose /configs could not be written must never be started later.
     try {
       signal.throwIfAborted();
-      const files = ws.spec.files;
+      const files = this.configFiles(ws, agentToken);
       if (Object.keys(files).length > 0) {
         progress({ phase: 'configs', message: `writing ${Object.keys(files).length} file(s) into /configs` });
-        const [uid, gid] = runtime.user.split(':').map(Number) as [number, number];
-        await this.engine.containers.putArchive(
-          containerId,
-          CONFIGS_PATH,
-          await configsArchive(files, uid, gid),
-        );
+        await this.writeConfigs(ws, containerId, files);
       }
     } catch (err) {
       await this.removeContainerQuietly(containerId);
       throw err;
     }
     return containerId;
+  }
+
+  /** The spec's files plus, for agent runtimes, the agent token (0400, the workspace user's). */
+  private configFiles(ws: WorkspaceRecord, agentToken: string | null): Record<string, ConfigFile> {
+    const files = { ...ws.spec.files };
+    if (agentToken !== null) {
+      files[AGENT_TOKEN_FILE] = { contentBase64: Buffer.from(agentToken).toString('base64'), mode: 0o400 };
+    }
+    return files;
+  }
+
+  private async writeConfigs(ws: WorkspaceRecord, containerId: string, files: Record<string, ConfigFile>) {
+    const [uid, gid] = this.deps.catalogue.get(ws.runtime).user.split(':').map(Number) as [number, number];
+    await this.engine.containers.putArchive(containerId, CONFIGS_PATH, await configsArchive(files, uid, gid));
+  }
+
+  /**
+   * Seed 000's ValidateConfigSource, before every start of an existing container: files of the
+   * spec (and the agent token) missing from /configs — a wiped or emptied config volume — are
+   * written again from the spec, which keeps a snapshot of them. Returns what was restored; a
+   * required file the spec cannot supply stays missing (see `missingRequiredFiles`).
+   */
+  async restoreConfigs(
+    ws: WorkspaceRecord,
+    containerId: string,
+    newAgentToken: () => Promise<string | null>,
+  ): Promise<string[]> {
+    const missing: Record<string, ConfigFile> = {};
+    for (const [path, file] of Object.entries(ws.spec.files)) {
+      if (!(await this.engine.containers.pathExists(containerId, `${CONFIGS_PATH}/${path}`)))
+        missing[path] = file;
+    }
+    const runtime = this.deps.catalogue.get(ws.runtime);
+    if (
+      runtime.agent &&
+      !(await this.engine.containers.pathExists(containerId, `${CONFIGS_PATH}/${AGENT_TOKEN_FILE}`))
+    ) {
+      const token = await newAgentToken();
+      if (token !== null)
+        Object.assign(missing, this.configFiles({ ...ws, spec: { ...ws.spec, files: {} } }, token));
+    }
+    if (Object.keys(missing).length > 0) await this.writeConfigs(ws, containerId, missing);
+    return Object.keys(missing).sort();
+  }
+
+  /**
+   * How a container differs from what the workspace's spec plans (seed 004 drift), or [] when it
+   * matches. Reads the container's inspect document and its image's env.
+   */
+  async driftOf(ws: WorkspaceRecord, container: ContainerState): Promise<Drift[]> {
+    const plan = this.plan(ws).container;
+    const image = await this.engine.images.inspect(container.imageId || plan.image);
+    return detectDrift({
+      plan,
+      specHash: ws.specHash,
+      actual: container.raw as InspectDoc,
+      imageEnv: image?.env ?? [],
+      hostDerivedEnv: [...HOST_DERIVED_ENV, ...Object.keys(this.deps.passthroughEnv)],
+    });
   }
 
   /** Files the runtime requires must be in /configs before start (seed 000 ValidateConfigSource). */
@@ -159,6 +233,10 @@ export class Provisioner {
     }
   }
 
+  async kill(containerId: string): Promise<void> {
+    await this.engine.containers.kill(containerId);
+  }
+
   async stop(containerId: string): Promise<void> {
     await this.engine.containers.stop(containerId, this.deps.config.engine.stopTimeoutMs);
   }
@@ -181,9 +259,11 @@ export class Provisioner {
       for (const c of await this.engine.containers.list(filter)) await this.engine.containers.remove(c.id);
     };
     await removeContainers();
+    failpoint('delete.after-containers');
     for (const n of await this.engine.networks.list(filter)) {
       await this.retryInUse(() => this.engine.networks.remove(n.name), removeContainers);
     }
+    failpoint('delete.after-networks');
     for (const v of await this.engine.volumes.list(filter)) {
       await this.retryInUse(() => this.engine.volumes.remove(v.name), removeContainers);
     }

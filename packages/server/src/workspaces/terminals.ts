@@ -6,7 +6,8 @@ import type { Logger } from '../log/logger.js';
 import { randomBase32 } from '../util/ids.js';
 import { HELPER_IN_WORKSPACE, WORKSPACE_PATH } from './container-plan.js';
 import type { InWorkspace } from './in-workspace.js';
-import { StreamSession } from './stream-session.js';
+import { attachActive, NO_ACTIVITY, type ActivitySink } from './activity.js';
+import { StreamSession, type OutputListener } from './stream-session.js';
 
 export interface TerminalLimits {
   /** Output kept for a client that reconnects. */
@@ -28,6 +29,7 @@ export class TerminalSession extends StreamSession {
     handle: ProcessHandle,
     private readonly killTree: () => Promise<void>,
     private readonly limits: TerminalLimits,
+    private readonly activity: ActivitySink = NO_ACTIVITY,
   ) {
     super(handle, limits.bufferBytes);
     this.onIdle();
@@ -44,12 +46,14 @@ export class TerminalSession extends StreamSession {
     clearTimeout(this.idleTimer);
   }
 
-  override attach(...args: Parameters<StreamSession['attach']>): () => void {
+  /** An attached client keeps the workspace active (activity.ts), keystrokes or not. */
+  override attach(listener: OutputListener, afterSeq?: number): () => void {
     clearTimeout(this.idleTimer);
-    return super.attach(...args);
+    return attachActive(this.activity, this.workspaceId, listener, (l) => super.attach(l, afterSeq));
   }
 
   async input(data: Buffer): Promise<void> {
+    this.activity.touch(this.workspaceId);
     if (this.running) await this.handle.writeStdin(data).catch(() => {});
   }
 
@@ -90,6 +94,7 @@ export class TerminalService {
     private readonly inWorkspace: InWorkspace,
     private readonly limits: TerminalLimits,
     logger: Logger,
+    private readonly activity: ActivitySink = NO_ACTIVITY,
   ) {
     this.log = logger.child({ component: 'terminals' });
   }
@@ -125,6 +130,7 @@ export class TerminalService {
       handle,
       killTree,
       this.limits,
+      this.activity,
     );
     this.sessions.set(id, session);
     session.onExit(() => this.sessions.delete(id));

@@ -44,6 +44,16 @@ export class ToolsVolume {
     this.log = logger.child({ component: 'tools' });
   }
 
+  /** The name the current helper's volume has (without touching the engine); null without a helper. */
+  expectedName(): string | null {
+    if (!this.binary) return null;
+    try {
+      return toolsVolumeName(readFileSync(this.binary));
+    } catch {
+      return null;
+    }
+  }
+
   /** The volume name, creating and filling the volume the first time. */
   ensure(): Promise<string> {
     this.ready ??= this.create().catch((err: unknown) => {
@@ -61,7 +71,7 @@ export class ToolsVolume {
       );
     }
     const content = readFileSync(this.binary);
-    const name = `berth-tools-${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;
+    const name = toolsVolumeName(content);
     const existing = await this.engine.volumes.inspect(name);
     if (existing && existing.labels[LABELS.role] === 'tools' && (await this.holdsHelper(name))) return name;
     if (!existing) {
@@ -108,3 +118,7 @@ export class ToolsVolume {
     }
   }
 }
+
+/** Tools volumes are named by the helper binary's hash: a new helper gets a new volume. */
+export const toolsVolumeName = (content: Buffer): string =>
+  `berth-tools-${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;

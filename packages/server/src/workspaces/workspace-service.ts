@@ -1,5 +1,5 @@
+import { randomBytes } from 'node:crypto';
 import {
-  TRANSITIONAL_STATUSES,
   type Page,
   type Progress,
   type Workspace,
@@ -9,14 +9,16 @@ import {
 import type { ResolvedConfig } from '../config/load.js';
 import type { NormalizedSpec, WorkspaceRecord } from '../domain/workspace.js';
 import { LABELS } from '../engine/labels.js';
-import type { EngineDriver } from '../engine/types.js';
+import type { ContainerState, EngineDriver } from '../engine/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import type { StatusChange, WorkspaceRepo } from '../store/workspace-repo.js';
-import { canonicalHash } from '../util/canonical-json.js';
+import { classifyExit, decideRestart } from '../reconciler/restart-policy.js';
+import { WorkQueue } from '../reconciler/work-queue.js';
+import { canonicalHash, sha256Hex } from '../util/canonical-json.js';
+import { failpoint } from '../util/failpoints.js';
 import { newWorkspaceId } from '../util/ids.js';
-import { KeyedMutex } from '../util/keyed-mutex.js';
 import { generateUniqueName } from '../util/names.js';
 import type { CommandService } from './commands.js';
 import type { Provisioner } from './provisioner.js';
@@ -36,6 +38,8 @@ export interface WorkspaceServiceDeps {
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
   logger: Logger;
+  /** This store's id: Berth acts only on engine objects labeled with it. */
+  storeId: string;
 }
 
 export interface ListQuery {
@@ -48,15 +52,20 @@ export interface ListQuery {
 
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Workspace lifecycle. Each API call records the desired state in the store, then a per-workspace
- * pass (serialised by a keyed mutex) converges the engine on it. Every status change is a
- * conditional update, so a pass that lost a race (e.g. to a delete) simply stops.
+ * Workspace lifecycle. Each API call records the desired state in the store, then the reconcile
+ * queue runs a level-triggered pass for the workspace (one at a time per workspace, bounded
+ * overall, retried with jittered backoff) that converges the engine on it. The reconciler's scan
+ * and engine events queue passes too. Every status change is a conditional update, so a pass that
+ * lost a race (e.g. to a delete) simply stops.
  */
 export class WorkspaceService {
-  private readonly mutex = new KeyedMutex();
   private readonly progress = new Map<string, Progress>();
-  private readonly passes = new Map<string, Promise<void>>();
+  private readonly queue: WorkQueue;
+  /** Failed workspaces a user asked to start again (a pass alone never revives a failed one). */
+  private readonly kicks = new Set<string>();
   private readonly aborts = new Map<string, AbortController>();
   /** Workspaces whose next run pass must stop the container first. */
   private readonly restarts = new Set<string>();
@@ -67,6 +76,13 @@ export class WorkspaceService {
 
   constructor(private readonly deps: WorkspaceServiceDeps) {
     this.log = deps.logger.child({ component: 'workspaces' });
+    const r = deps.config.reconciler;
+    this.queue = new WorkQueue((id, signal) => this.pass(id, signal), {
+      concurrency: r.concurrency,
+      baseDelayMs: r.backoffBaseMs,
+      maxDelayMs: r.backoffMaxMs,
+      passTimeoutMs: r.passTimeoutMs,
+    });
   }
 
   private get repo(): WorkspaceRepo {
@@ -142,10 +158,11 @@ export class WorkspaceService {
           { workspaceId: record.id, name: record.name, tier: record.tier, runtime: record.runtime },
           'workspace created',
         );
+        failpoint('create.after-insert');
         const pass = this.schedule(record.id);
-        if (options.wait) await pass;
+        if (options.wait) await this.afterPass(record.id, await pass);
       } else if (options.wait) {
-        await this.passes.get(record.id);
+        await this.afterPass(record.id, await this.schedule(record.id));
       }
       const current = (await this.repo.getById(record.id, true)) ?? record;
       return { workspace: this.view(current), replayed: result.kind === 'replayed' };
@@ -187,6 +204,8 @@ export class WorkspaceService {
   }
 
   async start(principal: Principal, ref: string, wait: boolean): Promise<Workspace> {
+    const ws = await this.find(principal, ref);
+    if (ws.status === 'failed') this.kicks.add(ws.id);
     return this.request(principal, ref, 'running', wait);
   }
 
@@ -198,8 +217,10 @@ export class WorkspaceService {
     const ws = await this.find(principal, ref);
     await this.setDesiredOrConflict(ws, 'running');
     this.restarts.add(ws.id);
+    this.kicks.add(ws.id);
+    await this.repo.resetRestarts(ws.id);
     const pass = this.schedule(ws.id);
-    if (wait) await pass;
+    if (wait) await this.afterPass(ws.id, await pass);
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
   }
 
@@ -208,8 +229,22 @@ export class WorkspaceService {
     await this.setDesiredOrConflict(ws, desired);
     if (desired === 'stopped') this.aborts.get(ws.id)?.abort();
     const pass = this.schedule(ws.id);
-    if (wait) await pass;
+    if (wait) await this.afterPass(ws.id, await pass);
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
+  }
+
+  /**
+   * After a pass a caller waited for: a retryable engine failure becomes a 503 (the workspace is
+   * recorded and converges once the engine answers); agent workspaces wait for registration.
+   */
+  private async afterPass(id: string, error: unknown): Promise<void> {
+    if (error instanceof AppError && error.code === 'engine_unavailable') {
+      throw new AppError(
+        'engine_unavailable',
+        `${error.message}; the request is recorded and Berth converges on it once the engine answers (retrying with backoff) — repeat the request, with the same Idempotency-Key for a create`,
+      );
+    }
+    await this.settle(id);
   }
 
   private async setDesiredOrConflict(ws: WorkspaceRecord, desired: 'running' | 'stopped'): Promise<void> {
@@ -240,7 +275,7 @@ export class WorkspaceService {
         this.deleteFailures.delete(ws.id);
         throw new AppError(
           failure?.code === 'engine_unavailable' ? 'engine_unavailable' : 'engine_error',
-          `workspace ${ws.name} could not be fully removed yet (${failure?.message ?? 'see its events'}); it stays deleting — delete it again to retry`,
+          `workspace ${ws.name} could not be fully removed yet (${failure?.message ?? 'see its events'}); it stays deleting and Berth keeps retrying — delete it again to wait for it`,
         );
       }
       return null;
@@ -248,94 +283,95 @@ export class WorkspaceService {
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
   }
 
+  /** The idle sweeper's stop (idle.ts): a `workspace.idle_timeout` event, then a stop by the system. */
+  async stopForIdle(id: string, idleMs: number): Promise<void> {
+    const ws = await this.repo.getById(id);
+    if (!ws || ws.desiredState !== 'running' || !['running', 'unresponsive'].includes(ws.status)) return;
+    const { idleTimeoutMs } = ws.spec.lifecycle;
+    const message = `no activity for ${idleMs} ms (idleTimeoutMs ${idleTimeoutMs}); stopping`;
+    await this.repo.appendEvent(id, ev('workspace.idle_timeout', message, { idleMs, idleTimeoutMs }));
+    this.log.info({ workspaceId: id, idleMs, idleTimeoutMs }, 'stopping an idle workspace');
+    await this.request(SYSTEM, id, 'stopped', false);
+  }
+
+  /** The sweeper's delete once `ttlMs` has passed since creation: a `workspace.ttl_expired` event, then a delete. */
+  async deleteForTtl(id: string, ageMs: number): Promise<void> {
+    const ws = await this.repo.getById(id);
+    if (!ws || ws.status === 'deleting' || ws.desiredState === 'deleted') return;
+    const { ttlMs } = ws.spec.lifecycle;
+    await this.repo.appendEvent(
+      id,
+      ev('workspace.ttl_expired', `created ${ageMs} ms ago (ttlMs ${ttlMs}); deleting`, { ageMs, ttlMs }),
+    );
+    this.log.info({ workspaceId: id, ageMs, ttlMs }, 'deleting a workspace past its ttl');
+    await this.delete(SYSTEM, id, false);
+  }
+
   /**
-   * Watches the engine for workspace containers that die. A workspace that should be running and
-   * whose container exited becomes `failed` with `container_exited` (exit code, OOM, last output);
-   * stops and deletes Berth asked for are not failures (the status is stopping/deleting then).
+   * Watches the engine for workspace containers that die. Events only make the reconciler look
+   * sooner: the pass itself inspects the container and applies the restart policy.
    */
   watchEngine(signal: AbortSignal): void {
     this.deps.engine.watchExits(
       { [LABELS.managed]: 'true', [LABELS.role]: 'container' },
       (exit) => {
         const id = exit.labels[LABELS.workspace];
-        if (id)
-          void this.mutex
-            .run(id, () => this.onExit(id, exit.containerId))
-            .catch((err: unknown) => {
-              this.log.warn({ workspaceId: id, err: errorMessage(err) }, 'handling a container exit failed');
-            });
+        if (id && exit.labels[LABELS.store] === this.deps.storeId) this.enqueue(id);
       },
       signal,
     );
   }
 
-  private async onExit(id: string, containerId: string): Promise<void> {
-    const ws = await this.repo.getById(id);
-    if (!ws || ws.status !== 'running' || ws.desiredState !== 'running' || ws.containerId !== containerId)
-      return;
-    const state = await this.deps.provisioner.findContainer(ws);
-    if (!state || state.running) return;
-    const logs = await this.deps.provisioner.lastLogLines(containerId);
-    const message = `the workspace process exited with code ${state.exitCode ?? '?'}${state.oomKilled ? ' (out of memory)' : ''}${logs ? `; last output:\n${logs}` : ''}`;
-    this.log.warn(
-      { workspaceId: id, exitCode: state.exitCode, oomKilled: state.oomKilled },
-      'workspace container exited',
-    );
-    await this.move(ws, 'failed', {
-      from: ['running'],
-      error: { code: 'container_exited', message },
-      endpoints: [],
-      event: ev('workspace.failed', message, {
-        code: 'container_exited',
-        exitCode: state.exitCode,
-        oomKilled: state.oomKilled,
-      }),
-    });
+  /** Asks the reconciler to look at a workspace (now, or after `delayMs`). */
+  enqueue(id: string, delayMs = 0): void {
+    if (delayMs > 0) this.queue.addAfter(id, delayMs);
+    else void this.queue.add(id);
   }
 
-  /** Resumes operations a previous server process left half-done (provisioning, stopping, deleting…). */
-  async resumeInterrupted(): Promise<number> {
-    const pending = await this.repo.listByStatus([...TRANSITIONAL_STATUSES]);
-    for (const ws of pending) {
-      this.log.info(
-        { workspaceId: ws.id, status: ws.status, desired: ws.desiredState },
-        'resuming interrupted operation',
-      );
-      void this.schedule(ws.id);
-    }
-    return pending.length;
+  /** Starts reconciling (after the start-up scan queued every workspace). */
+  startReconciling(): void {
+    this.queue.start();
   }
 
-  /** Stops accepting passes and waits (bounded) for those in flight. */
+  get queueSize() {
+    return this.queue.size;
+  }
+
+  /** Stops reconciling and waits (bounded) for passes in flight. */
   async close(timeoutMs = 30_000): Promise<void> {
     this.closed = true;
-    const all = Promise.allSettled([...this.passes.values()]);
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    for (const abort of this.aborts.values()) abort.abort();
+    await this.queue.stop(timeoutMs);
   }
 
-  private schedule(id: string): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return this.track(
-      id,
-      this.mutex
-        .run(id, () => this.pass(id))
-        .catch((err: unknown) => {
-          this.log.error({ workspaceId: id, err }, 'workspace pass crashed');
-        }),
-    );
+  /** Queues a pass; resolves after a pass that started after this call (with its error, if any). */
+  private schedule(id: string): Promise<unknown> {
+    if (this.closed)
+      return Promise.resolve(new AppError('engine_unavailable', 'the server is shutting down'));
+    return this.queue.add(id);
   }
 
-  private track(id: string, p: Promise<unknown>): Promise<void> {
-    const tracked = p.then(() => undefined);
-    this.passes.set(id, tracked);
-    void tracked.finally(() => {
-      if (this.passes.get(id) === tracked) this.passes.delete(id);
-    });
-    return tracked;
+  /**
+   * Waits until an agent workspace leaves `starting` (its agent registered, or it failed), for
+   * callers of create/start with `wait`. Bounded by the runtime's provision timeout.
+   */
+  private async settle(id: string): Promise<void> {
+    const first = await this.repo.getById(id);
+    if (!first || !this.deps.catalogue.get(first.runtime).agent) return;
+    const until = Date.now() + this.deps.catalogue.get(first.runtime).provisionTimeoutMs + 5_000;
+    while (Date.now() < until && !this.closed) {
+      const ws = await this.repo.getById(id);
+      if (!ws || !['provisioning', 'starting'].includes(ws.status) || ws.desiredState !== 'running') return;
+      await sleep(100);
+    }
   }
 
-  /** One convergence pass for a workspace: do what its desired state asks. */
-  private async pass(id: string): Promise<void> {
+  /**
+   * One level-triggered reconcile pass for a workspace: compare what the store wants with what the
+   * engine has, and converge. Throws only for retryable failures (the engine is unreachable, a
+   * removal failed): the queue retries them with backoff. Everything else ends in a status.
+   */
+  private async pass(id: string, signal: AbortSignal): Promise<void> {
     const ws = await this.repo.getById(id);
     if (!ws) return;
     if (ws.desiredState === 'deleted' || ws.status === 'deleting') return this.deletePass(ws);
@@ -344,25 +380,185 @@ export class WorkspaceService {
       await this.stopPass(ws);
       const stopped = await this.repo.getById(id);
       if (!stopped || stopped.desiredState !== 'running') return;
-      return this.runPass(stopped);
+      return this.runPass(stopped, signal);
     }
-    return this.runPass(ws);
+    switch (ws.status) {
+      case 'failed':
+        // Terminal until someone asks again (start, restart) — never a silent retry loop.
+        if (!this.kicks.delete(id)) return;
+        await this.repo.resetRestarts(id);
+        return this.runPass({ ...ws, failureTimes: [], nextAttemptAt: null }, signal);
+      case 'stopping':
+        await this.stopPass(ws);
+        this.enqueue(id);
+        return;
+      case 'running':
+      case 'unresponsive':
+        return this.checkRunning(ws, signal);
+      default:
+        this.kicks.delete(id);
+        return this.runPass(ws, signal);
+    }
   }
 
-  private async runPass(ws: WorkspaceRecord): Promise<void> {
+  /**
+   * A workspace that should be running and was: is its container still there, running, as
+   * planned, and (for agent runtimes) is its agent still heartbeating?
+   */
+  private async checkRunning(ws: WorkspaceRecord, signal: AbortSignal): Promise<void> {
     const { provisioner } = this.deps;
+    const container = await provisioner.findContainer(ws);
+    if (!container) {
+      await this.repo.appendEvent(
+        ws.id,
+        ev('workspace.container_missing', 'the container is gone; creating it again from the spec'),
+      );
+      if (
+        !(await this.move(ws, 'provisioning', {
+          event: ev('workspace.provisioning', 'recreating the container'),
+        }))
+      )
+        return;
+      return this.runPass(ws, signal);
+    }
+    if (!container.running) return this.handleExit(ws, container);
+    const drift = await provisioner.driftOf(ws, container);
+    if (drift.length > 0) {
+      const message = `the container drifted from its spec (${drift.map((d) => `${d.field}: ${d.detail}`).join('; ')}); recreating it, volumes kept`;
+      this.log.warn({ workspaceId: ws.id, fields: drift.map((d) => d.field) }, 'drift detected');
+      await this.repo.appendEvent(ws.id, ev('workspace.drift', message, { drift }));
+      await this.endSessions(ws.id);
+      await this.deps.provisioner.removeContainerQuietly(container.id);
+      if (
+        !(await this.move(ws, 'provisioning', {
+          event: ev('workspace.provisioning', 'recreating the container'),
+        }))
+      )
+        return;
+      return this.runPass(ws, signal);
+    }
+    const runtime = this.deps.catalogue.get(ws.runtime);
+    if (!runtime.agent) return;
+    const { heartbeatTimeoutMs } = this.deps.config.agents;
+    const last = Date.parse(ws.lastHeartbeatAt ?? ws.statusChangedAt);
+    const silentMs = Date.now() - last;
+    if (silentMs < heartbeatTimeoutMs) {
+      if (ws.status === 'running') this.enqueue(ws.id, heartbeatTimeoutMs - silentMs + 50);
+      return;
+    }
+    if (ws.status === 'running') {
+      const moved = await this.move(ws, 'unresponsive', {
+        from: ['running'],
+        event: ev(
+          'workspace.unresponsive',
+          `no agent heartbeat for ${Math.round(silentMs / 1000)} s (timeout ${heartbeatTimeoutMs / 1000} s)`,
+          { silentMs },
+        ),
+      });
+      if (!moved) return;
+    }
+    if (ws.spec.lifecycle.restartPolicy === 'never') return; // stays unresponsive; a heartbeat revives it
+    // The restart policy applies as to a crash: kill the silent process, count it, back off.
+    await this.endSessions(ws.id);
+    await provisioner.kill(container.id);
+    const after = await provisioner.findContainer(ws);
+    if (after && !after.running) await this.handleExit(ws, after, 'unresponsive');
+  }
+
+  /**
+   * The workspace's process ended without Berth asking (crash, OOM, `docker kill`, an agent found
+   * unresponsive): restart per policy with backoff, stop on a clean finish, or fail — with
+   * `crash_loop` after too many failures in the window — keeping the exit code and last output.
+   */
+  private async handleExit(
+    ws: WorkspaceRecord,
+    state: ContainerState,
+    cause?: 'unresponsive',
+  ): Promise<void> {
+    const kind = cause === 'unresponsive' ? 'error' : classifyExit(state);
+    const decision = decideRestart(
+      ws.spec.lifecycle.restartPolicy,
+      kind,
+      ws.failureTimes,
+      Date.now(),
+      this.deps.config.restarts,
+    );
+    const how =
+      cause === 'unresponsive'
+        ? 'the agent stopped heartbeating and was killed'
+        : `the workspace process exited with code ${state.exitCode ?? '?'}${state.oomKilled ? ' (out of memory)' : ''}`;
+    const data = { exitCode: state.exitCode, oomKilled: state.oomKilled, exit: cause ?? kind };
+    this.log.warn({ workspaceId: ws.id, ...data, decision: decision.action }, 'workspace process ended');
+    const from: WorkspaceStatus[] = ['running', 'unresponsive', 'starting'];
+    if (decision.action === 'stop') {
+      await this.repo.setDesired(ws.id, 'stopped');
+      await this.move(ws, 'stopped', {
+        from,
+        endpoints: [],
+        restart: { lastExitCode: state.exitCode, nextAttemptAt: null },
+        event: ev(
+          'workspace.exited',
+          `${how}; restart policy ${ws.spec.lifecycle.restartPolicy}: stopped`,
+          data,
+        ),
+      });
+      return;
+    }
+    if (decision.action === 'fail') {
+      const logs = await this.deps.provisioner.lastLogLines(state.id);
+      const message =
+        decision.code === 'crash_loop'
+          ? `crash loop: ${how}; that is ${decision.failureTimes.length} failures within ${this.deps.config.restarts.windowMs / 1000} s, so restarts stopped — fix the cause, then start it again${logs ? `; last output:\n${logs}` : ''}`
+          : `${how}${logs ? `; last output:\n${logs}` : ''}`;
+      await this.move(ws, 'failed', {
+        from,
+        endpoints: [],
+        error: { code: decision.code, message },
+        restart: { failureTimes: decision.failureTimes, lastExitCode: state.exitCode, nextAttemptAt: null },
+        event: ev('workspace.failed', message, { code: decision.code, ...data }),
+      });
+      return;
+    }
+    const nextAttemptAt = new Date(Date.now() + decision.delayMs).toISOString();
+    const moved = await this.move(ws, 'starting', {
+      from,
+      endpoints: [],
+      restart: { failureTimes: decision.failureTimes, lastExitCode: state.exitCode, nextAttemptAt },
+      event: ev(
+        'workspace.restarting',
+        `${how}; restart ${decision.attempt} of at most ${this.deps.config.restarts.maxFailures - 1} in ${decision.delayMs} ms (policy ${ws.spec.lifecycle.restartPolicy})`,
+        { ...data, attempt: decision.attempt, delayMs: decision.delayMs },
+      ),
+    });
+    if (moved) this.enqueue(ws.id, decision.delayMs);
+  }
+
+  private async runPass(ws: WorkspaceRecord, outer: AbortSignal): Promise<void> {
+    const { provisioner } = this.deps;
+    const runtime = this.deps.catalogue.get(ws.runtime);
+    // A restart waiting out its backoff: come back when it is due.
+    const due = ws.nextAttemptAt ? Date.parse(ws.nextAttemptAt) - Date.now() : 0;
+    if (ws.status === 'starting' && due > 0) {
+      this.enqueue(ws.id, due);
+      return;
+    }
     const abort = new AbortController();
     this.aborts.set(ws.id, abort);
+    const signal = AbortSignal.any([abort.signal, outer]);
     const sink = (p: Progress) => this.progress.set(ws.id, p);
     let createdNow: string | null = null;
     try {
       let container = await provisioner.findContainer(ws);
       if (ws.status === 'running' && container?.running) return;
+      if (ws.status === 'starting' && container?.running && runtime.agent && !ws.nextAttemptAt) {
+        return this.awaitAgent(ws, container);
+      }
       const reusable =
         container !== null &&
-        container.labels['berth.spec-hash'] === ws.specHash &&
+        container.labels[LABELS.specHash] === ws.specHash &&
         ws.status !== 'provisioning';
       let containerId: string;
+      const restarting = ws.nextAttemptAt !== null;
       if (reusable && container) {
         containerId = container.id;
         if (
@@ -370,6 +566,17 @@ export class WorkspaceService {
           !(await this.move(ws, 'starting', { event: ev('workspace.starting', 'starting the container') }))
         )
           return;
+        const restored = await provisioner.restoreConfigs(ws, containerId, () => this.newAgentToken(ws));
+        if (restored.length > 0) {
+          await this.repo.appendEvent(
+            ws.id,
+            ev(
+              'workspace.configs_restored',
+              `/configs lacked ${restored.join(', ')}; written again from the spec`,
+              { files: restored },
+            ),
+          );
+        }
       } else {
         if (
           ws.status !== 'provisioning' &&
@@ -378,7 +585,8 @@ export class WorkspaceService {
           }))
         )
           return;
-        containerId = await provisioner.prepare(ws, sink, abort.signal);
+        const token = runtime.agent ? await this.newAgentToken(ws) : null;
+        containerId = await provisioner.prepare(ws, sink, signal, token);
         createdNow = containerId;
         if (
           !(await this.move(ws, 'starting', {
@@ -389,23 +597,22 @@ export class WorkspaceService {
         )
           return;
       }
-      abort.signal.throwIfAborted();
+      signal.throwIfAborted();
       const missing = await provisioner.missingRequiredFiles(ws, containerId);
       if (missing.length > 0) {
         throw new AppError(
           'config_missing',
-          `/configs lacks ${missing.join(', ')}, which runtime "${ws.runtime}" requires; the config volume was emptied — delete and recreate the workspace with the files`,
+          `/configs lacks ${missing.join(', ')}, which runtime "${ws.runtime}" requires, and the spec has no copy to restore; add it to the spec's files (or the runtime's template) and recreate the workspace`,
         );
       }
       sink({ phase: 'starting', message: 'starting the container' });
       const { state, endpoints } = await provisioner.start(ws, containerId);
-      if (!state.running) {
-        const logs = await provisioner.lastLogLines(containerId);
-        throw new AppError(
-          'container_exited',
-          `the workspace process exited with code ${state.exitCode ?? '?'}${state.oomKilled ? ' (out of memory)' : ''} right after start${logs ? `; last output:\n${logs}` : ''}`,
-        );
+      failpoint('create.after-start');
+      if (restarting) {
+        await this.repo.countRestart(ws.id, ev('workspace.restarted', 'the container was started again'));
+        ws.nextAttemptAt = null;
       }
+      if (!state.running) return this.handleExit(ws, state);
       container = state;
       if (ws.spec.readiness) {
         sink({ phase: 'starting', message: `waiting until ready: ${describeProbe(ws.spec.readiness)}` });
@@ -416,17 +623,28 @@ export class WorkspaceService {
             const r = await this.deps.commands.exec(ws, { cmd, timeoutMs, maxOutputBytes: 4096 });
             return { exitCode: r.exitCode, output: r.stderr || r.stdout };
           },
-          abort.signal,
+          signal,
           async () => {
             const now = await provisioner.findContainer(ws);
             return now?.running ? null : `the workspace process exited with code ${now?.exitCode ?? '?'}`;
           },
         );
-        if (abort.signal.aborted) return;
+        if (signal.aborted) return;
         if (!result.ok) {
           await provisioner.stop(containerId).catch(() => {});
           throw new AppError('readiness_failed', result.last);
         }
+      }
+      if (runtime.agent) {
+        // Running once the agent registers (POST /v1/agent/register); until then, starting.
+        await this.repo.updateFacts(ws.id, {
+          containerId,
+          endpoints,
+          engineRuntime: container.ociRuntime ?? this.deps.engine.info?.defaultRuntime ?? 'runc',
+        });
+        sink({ phase: 'starting', message: 'waiting for the agent to register' });
+        this.enqueue(ws.id, runtime.provisionTimeoutMs + 100);
+        return;
       }
       await this.move(ws, 'running', {
         from: ['starting'],
@@ -440,10 +658,21 @@ export class WorkspaceService {
       });
     } catch (err) {
       if (abort.signal.aborted) return; // a stop or delete took over; its pass runs next
+      if (err instanceof AppError && err.code === 'engine_unavailable') {
+        // Retryable: keep the status, say so once, and let the queue back off (F3, F4).
+        if (this.queue.failureCount(ws.id) === 0) {
+          await this.repo
+            .appendEvent(ws.id, ev('workspace.engine_unavailable', `${err.message}; retrying with backoff`))
+            .catch(() => {});
+        }
+        throw err;
+      }
       const error =
         err instanceof AppError
           ? err
-          : new AppError('internal', 'unexpected error while provisioning', { cause: err });
+          : outer.aborted
+            ? new AppError('engine_error', `the pass timed out: ${errorMessage(outer.reason)}`)
+            : new AppError('internal', 'unexpected error while provisioning', { cause: err });
       this.log.warn({ workspaceId: ws.id, code: error.code, err: errorMessage(err) }, 'workspace failed');
       if (createdNow && !['container_exited', 'config_missing', 'readiness_failed'].includes(error.code)) {
         await this.deps.provisioner.removeContainerQuietly(createdNow);
@@ -465,8 +694,42 @@ export class WorkspaceService {
     }
   }
 
+  /** A started agent workspace waits for its agent; past the provision timeout it fails. */
+  private async awaitAgent(ws: WorkspaceRecord, container: ContainerState): Promise<void> {
+    const runtime = this.deps.catalogue.get(ws.runtime);
+    const started = Date.parse(container.startedAt ?? ws.statusChangedAt);
+    const left = started + runtime.provisionTimeoutMs - Date.now();
+    if (left > 0) {
+      this.progress.set(ws.id, { phase: 'starting', message: 'waiting for the agent to register' });
+      this.enqueue(ws.id, left + 100);
+      return;
+    }
+    const logs = await this.deps.provisioner.lastLogLines(container.id);
+    const message = `the agent did not register within ${runtime.provisionTimeoutMs / 1000} s (runtime ${ws.runtime} provisionTimeoutMs); check that the image runs an agent that calls POST /v1/agent/register over $BERTH_AGENT_SOCKET${logs ? `; last output:\n${logs}` : ''}`;
+    await this.deps.provisioner.stop(container.id).catch(() => {});
+    this.progress.delete(ws.id);
+    await this.move(ws, 'failed', {
+      from: ['starting'],
+      endpoints: [],
+      error: { code: 'provision_timeout', message },
+      event: ev('workspace.failed', message, { code: 'provision_timeout' }),
+    });
+  }
+
+  /** A fresh agent token: its hash goes into the store, the token only into /configs. */
+  private async newAgentToken(ws: WorkspaceRecord): Promise<string> {
+    const token = `bat_${randomBytes(24).toString('base64url')}`;
+    await this.repo.setAgentToken(ws.id, sha256Hex(token));
+    return token;
+  }
+
   private async stopPass(ws: WorkspaceRecord): Promise<void> {
-    if (ws.status === 'stopped') return;
+    if (ws.status === 'stopped' || ws.status === 'failed') {
+      // Level-triggered: a container running against a stopped workspace is stopped too.
+      const stray = await this.deps.provisioner.findContainer(ws).catch(() => null);
+      if (stray?.running) await this.deps.provisioner.stop(stray.id);
+      return;
+    }
     if (
       ws.status !== 'stopping' &&
       !(await this.move(ws, 'stopping', { event: ev('workspace.stopping', 'stopping the container') }))
@@ -480,9 +743,11 @@ export class WorkspaceService {
       if (container?.running) await this.deps.provisioner.stop(container.id);
       await this.move(ws, 'stopped', {
         from: ['stopping'],
+        restart: { nextAttemptAt: null },
         event: ev('workspace.stopped', 'the container is stopped'),
       });
     } catch (err) {
+      if (err instanceof AppError && err.code === 'engine_unavailable') throw err; // retried
       const error = err instanceof AppError ? err : new AppError('internal', errorMessage(err));
       await this.move(ws, 'failed', {
         from: ['stopping'],
@@ -514,17 +779,19 @@ export class WorkspaceService {
       });
       this.log.info({ workspaceId: ws.id, name: ws.name }, 'workspace deleted');
     } catch (err) {
-      // Stays `deleting` (nothing can leave it but `deleted`); a later delete or restart resumes it.
+      // Stays `deleting` (nothing can leave it but `deleted`); the queue retries with backoff.
       const error = err instanceof AppError ? err : new AppError('internal', errorMessage(err));
       this.deleteFailures.set(ws.id, error);
-      await this.repo.appendEvent(
-        ws.id,
-        ev('workspace.delete_failed', `removal failed: ${error.message}`, { code: error.code }),
-      );
-      this.log.warn(
-        { workspaceId: ws.id, err: error.message },
-        'delete failed; will resume on the next delete or start-up',
-      );
+      if (this.queue.failureCount(ws.id) === 0) {
+        await this.repo
+          .appendEvent(
+            ws.id,
+            ev('workspace.delete_failed', `removal failed: ${error.message}; retrying`, { code: error.code }),
+          )
+          .catch(() => {});
+      }
+      this.log.warn({ workspaceId: ws.id, err: error.message }, 'delete failed; retrying with backoff');
+      throw error;
     } finally {
       this.progress.delete(ws.id);
     }
@@ -544,6 +811,9 @@ export class WorkspaceService {
     return updated !== undefined;
   }
 }
+
+/** Who acts when Berth itself stops or deletes a workspace (idle timeout, TTL). */
+const SYSTEM: Principal = { id: 'system', scope: 'admin' };
 
 const ev = (type: string, message: string, data?: Record<string, unknown>) => ({
   type,

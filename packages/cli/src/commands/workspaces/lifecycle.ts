@@ -22,3 +22,17 @@ export function registerLifecycle(program: Command, ctx: CliContext, action: key
       ctx.result(ws.data, () => `${verb} ${ws.name} (${ws.id}): ${formatStatus(ws.data)}`);
     });
 }
+
+/** `berth keepalive <workspace>`: activity now, so the idle timeout starts over. */
+export function registerKeepalive(program: Command, ctx: CliContext): void {
+  program
+    .command('keepalive')
+    .description(
+      'Record activity on a running workspace: its idle timeout starts over (exit 4 if not running)',
+    )
+    .argument('<workspace>', WORKSPACE_ARG)
+    .action(async (idOrName: string) => {
+      const ws = await ctx.client().workspaces.keepalive(idOrName, { signal: ctx.signal });
+      ctx.result(ws.data, () => `kept ${ws.name} (${ws.id}) alive: ${formatStatus(ws.data)}`);
+    });
+}

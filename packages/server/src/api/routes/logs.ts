@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { EngineDriver } from '../../engine/types.js';
+import type { ActivitySink } from '../../workspaces/activity.js';
 import { logLines } from '../../workspaces/logs.js';
 import type { Provisioner } from '../../workspaces/provisioner.js';
 import { parseWith } from '../../workspaces/validate.js';
@@ -14,6 +15,8 @@ export interface LogRouteDeps {
   workspaces: WorkspaceService;
   provisioner: Provisioner;
   engine: EngineDriver;
+  /** A follow is an open session; each line it sends is activity. */
+  activity: ActivitySink;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -46,13 +49,19 @@ export function registerLogRoutes(app: FastifyInstance, deps: LogRouteDeps): voi
       },
       abort.signal,
     );
+    const endSession = q.follow ? deps.activity.begin(ws.id) : () => {};
+    req.raw.on('close', endSession);
     const body = Readable.from(
       (async function* () {
         try {
-          for await (const line of logLines(frames, { timestamps: q.timestamps }))
+          for await (const line of logLines(frames, { timestamps: q.timestamps })) {
+            if (q.follow) deps.activity.touch(ws.id);
             yield `${JSON.stringify(line)}\n`;
+          }
         } catch (err) {
           if (!abort.signal.aborted) throw err;
+        } finally {
+          endSession();
         }
       })(),
     );

@@ -7,6 +7,7 @@ import type { Authenticator } from '../../auth/authenticator.js';
 import { PREVIEW_COOKIE, PREVIEW_QUERY, type PreviewTokens } from '../../auth/preview.js';
 import type { WorkspaceRecord } from '../../domain/workspace.js';
 import { AppError } from '../../errors.js';
+import type { ActivitySink } from '../../workspaces/activity.js';
 import { parseWith } from '../../workspaces/validate.js';
 import type { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { principalOf } from '../app.js';
@@ -17,6 +18,8 @@ export interface ProxyRouteDeps {
   previews: PreviewTokens;
   /** Longest life of a preview token. */
   previewMaxTtlMs: number;
+  /** A proxied request or WebSocket is a session while open; each WebSocket frame is activity. */
+  activity: ActivitySink;
 }
 
 const PortParams = z.object({
@@ -154,6 +157,7 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps):
       return reply.redirect(`${prefix}${upstreamPath(req, prefix)}`, 302);
     }
     const to = target(ws, port);
+    if (!reply.raw.closed) reply.raw.on('close', deps.activity.begin(ws.id));
     reply.hijack();
     const upstream = httpRequest({
       host: to.host,
@@ -207,14 +211,19 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps):
         headers: forwardHeaders(req, usedBearer, prefix) as Record<string, string>,
       });
       const pending: [Buffer, boolean][] = [];
+      if (socket.readyState !== WebSocket.CLOSED) socket.on('close', deps.activity.begin(ws.id));
       socket.on('message', (data: Buffer, isBinary: boolean) => {
+        deps.activity.touch(ws.id);
         if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
         else pending.push([data, isBinary]);
       });
       upstream.on('open', () => {
         for (const [data, binary] of pending.splice(0)) upstream.send(data, { binary });
       });
-      upstream.on('message', (data: Buffer, isBinary: boolean) => socket.send(data, { binary: isBinary }));
+      upstream.on('message', (data: Buffer, isBinary: boolean) => {
+        deps.activity.touch(ws.id);
+        socket.send(data, { binary: isBinary });
+      });
       const closeCode = (code: number) =>
         code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000;
       upstream.on('close', (code, reason) => socket.close(closeCode(code), reason));

@@ -17,6 +17,11 @@ export interface SystemRouteDeps {
   config: ResolvedConfig;
   platformUrl: () => string;
   seccomp: () => 'engine-default' | 'berth-hardened';
+  reconcilerStatus: () => {
+    lastScanAt: string | null;
+    lastError: string | null;
+    queue: { queued: number; running: number; delayed: number };
+  };
 }
 
 const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Berth</title>
@@ -34,7 +39,13 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
 
   app.get('/healthz', async () => {
     const healthy = await deps.engine.ping();
-    return { status: healthy ? 'ok' : 'degraded', version: BERTH_VERSION, engine: { healthy } };
+    const reconciler = deps.reconcilerStatus();
+    return {
+      status: healthy && !reconciler.lastError ? 'ok' : 'degraded',
+      version: BERTH_VERSION,
+      engine: { healthy },
+      reconciler,
+    };
   });
 
   app.get('/v1/openapi.json', () => Promise.resolve(document));

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { decodeCursor } from '../../store/workspace-repo.js';
+import type { ActivitySink } from '../../workspaces/activity.js';
 import { parseWith } from '../../workspaces/validate.js';
 import type { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { principalOf } from '../app.js';
@@ -10,6 +11,8 @@ import { waitFlag, WaitQuery } from './query.js';
 
 export interface WorkspaceRouteDeps {
   workspaces: WorkspaceService;
+  /** Keepalive records activity here. */
+  activity: ActivitySink;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -20,11 +23,6 @@ const ListQuery = z.strictObject({
   runtime: z.string().max(63).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),
-});
-
-const EventsQuery = z.strictObject({
-  after: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 function parseStatuses(text: string | undefined): WorkspaceStatus[] | undefined {
@@ -111,9 +109,15 @@ export function registerWorkspaceRoutes(app: FastifyInstance, deps: WorkspaceRou
     return reply.status(204).send();
   });
 
-  app.get('/v1/workspaces/:id/events', async (req) => {
+  // GET /v1/workspaces/:id/events (JSON pages and SSE) lives in routes/events.ts.
+
+  // Counts as activity: the idle timeout starts over. Only for a workspace that is (meant to be) running.
+  app.post('/v1/workspaces/:id/keepalive', async (req) => {
     const { id } = parseWith(IdParams, req.params, 'path');
-    const q = parseWith(EventsQuery, req.query, 'query');
-    return ws.events(principalOf(req), id, q.after, q.limit);
+    const current = await ws.get(principalOf(req), id);
+    if (!['running', 'unresponsive'].includes(current.status) || current.desiredState !== 'running')
+      throw new AppError('invalid_state', `workspace ${current.name} is ${current.status}; start it first`);
+    deps.activity.touch(current.id);
+    return { ...current, lastActivityAt: new Date().toISOString() };
   });
 }
