@@ -110,9 +110,10 @@ ensure_engine() {
   fi
   [ "$(id -u)" = 0 ] || die "Docker is installed but not running, and starting dockerd needs root: run 'sudo dockerd &' (or 'sudo systemctl start docker') and re-run"
   if [ ! -f /etc/docker/daemon.json ] && command -v runsc >/dev/null; then
-    # gVisor only networks correctly here with --network=host (its sandbox netstack fails otherwise).
+    # gVisor only networks correctly here with --network=host (its sandbox netstack fails otherwise);
+    # --host-uds=open lets a tier-1 agent reach Berth's agent socket (bind-mounted at /run/berth).
     mkdir -p /etc/docker
-    printf '{ "runtimes": { "runsc": { "path": "%s", "runtimeArgs": ["--network=host"] } } }\n' "$(command -v runsc)" >/etc/docker/daemon.json
+    printf '{ "runtimes": { "runsc": { "path": "%s", "runtimeArgs": ["--network=host", "--host-uds=open"] } } }\n' "$(command -v runsc)" >/etc/docker/daemon.json
   fi
   say "starting dockerd (log: /var/log/berth-dockerd.log)"
   if command -v systemctl >/dev/null && systemctl start docker >/dev/null 2>&1; then :; else

@@ -5,6 +5,9 @@
 #
 #   BERTH_TEST_POSTGRES=1|0  also run the store tests on a local PostgreSQL (default: 1 in CI)
 #   BERTH_TEST_PODMAN=1|0    also run the engine tests on Podman's Docker-compatible socket (default: 1 in CI)
+#   BERTH_TEST_OUTAGE=1|0    also run the Docker outage tests, which kill and restart dockerd (default: 1
+#                            in CI; only when this script may restart dockerd: root, default socket)
+#   BERTH_TEST_OUTAGE_MS=n   how long dockerd stays down in them (default 120000)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/setup.sh
@@ -27,6 +30,15 @@ fi
 
 step "unit and engine tests (engine: ${DOCKER_HOST:-unix:///var/run/docker.sock})"
 npx vitest run
+
+if [ "${BERTH_TEST_OUTAGE:-$(in_ci && echo 1 || echo 0)}" = 1 ]; then
+  if [ -z "${DOCKER_HOST:-}" ] && [ "$(id -u)" = 0 ] && pgrep -x dockerd >/dev/null && ! systemctl is-active --quiet docker 2>/dev/null; then
+    step "Docker outage tests: dockerd is killed mid-create and restarted (F3, F4)"
+    BERTH_OUTAGE_PROJECT=1 npx vitest run --project outage
+  else
+    step "skipping the Docker outage tests: they need root and a dockerd this script may kill and restart"
+  fi
+fi
 
 if [ "${BERTH_TEST_PODMAN:-$(in_ci && echo 1 || echo 0)}" = 1 ]; then
   step "engine tests on Podman"

@@ -227,11 +227,22 @@ describe('F1: the daemon is SIGKILLed at each step of a create', () => {
           () => invariantsHold(second, env),
           (p) => p.length === 0,
         );
-        // The endpoint answers where the store says it does (the recreated container is the real one).
-        const [c] = (await objects(env.runId)).containers.filter(
-          (x) => x.Labels['berth.role'] === 'container',
+        // Converged and stable: the store's container is the one that runs, and stays so.
+        const settled = async () => {
+          const now = (await call<Workspace>(second, env, 'GET', `/v1/workspaces/${ws.id}`)).body;
+          const [c] = (await objects(env.runId)).containers.filter(
+            (x) => x.Labels['berth.role'] === 'container',
+          );
+          return { store: now.containerId, engine: c?.Id };
+        };
+        const stable = await until(
+          'the store to name the running container',
+          settled,
+          (x) => x.store === x.engine,
         );
-        expect(c!.Id).toBe(ws.containerId);
+        await sleep(1500);
+        expect(await settled()).toEqual(stable);
+        expect(await invariantsHold(second, env)).toEqual([]);
       });
     });
   }

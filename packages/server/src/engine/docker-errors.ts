@@ -46,6 +46,12 @@ export function toEngineAppError(err: unknown, action: string, endpoint: string)
   return new AppError('engine_error', `${action} failed: ${engineMessage(err)}`, { cause: err });
 }
 
-export const isNotFound = (err: unknown): boolean => engineStatus(err) === 404;
+/**
+ * 404, or Podman's 500 for an object removed while it was being looked up ("container … does not
+ * exist in database: no such container").
+ */
+export const isNotFound = (err: unknown): boolean =>
+  engineStatus(err) === 404 ||
+  (engineStatus(err) === 500 && /no such (container|volume|network)/i.test(engineMessage(err)));
 export const isNotModified = (err: unknown): boolean => engineStatus(err) === 304;
 export const isConflict = (err: unknown): boolean => engineStatus(err) === 409;

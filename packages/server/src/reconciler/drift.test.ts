@@ -69,13 +69,14 @@ describe('drift detection (seed 004)', () => {
     expect(drift(matching())).toEqual([]);
   });
 
-  it('ignores host-derived values, the tools volume and Podman image prefixes', () => {
+  it('ignores host-derived values, engine-added env, the tools volume and Podman image prefixes', () => {
     const a = matching();
     a.Config!.Env = a.Config!.Env!.map((e) =>
       e.startsWith('PLATFORM_URL=') ? 'PLATFORM_URL=http://x:1' : e,
     );
     a.Config!.Image = 'localhost/berth-shell:0.1.0';
     a.Mounts![1]!.Name = 'berth-tools-bbbb';
+    a.Config!.Env!.push('HOSTNAME=abc', 'TERM=xterm', 'container=podman'); // Podman adds these
     expect(drift(a)).toEqual([]);
   });
 

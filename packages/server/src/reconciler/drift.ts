@@ -117,6 +117,9 @@ export function detectDrift(input: DriftInput): Drift[] {
   return drifts;
 }
 
+/** Env the engine itself adds to every container (Podman: HOSTNAME, TERM, container=podman). */
+const ENGINE_ENV = ['HOSTNAME', 'TERM', 'container'];
+
 function compareEnv(
   planned: readonly string[],
   actual: readonly string[],
@@ -142,7 +145,10 @@ function compareEnv(
   }
   const unexpected = [...have.keys()].filter(
     (k) =>
-      !want.has(k) && !hostDerived.includes(k) && !(fromImage.has(k) && fromImage.get(k) === have.get(k)),
+      !want.has(k) &&
+      !hostDerived.includes(k) &&
+      !ENGINE_ENV.includes(k) &&
+      !(fromImage.has(k) && fromImage.get(k) === have.get(k)),
   );
   const parts = [
     missing.length ? `missing ${missing.sort().join(', ')}` : '',
