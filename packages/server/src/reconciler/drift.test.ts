@@ -76,7 +76,7 @@ describe('drift detection (seed 004)', () => {
     );
     a.Config!.Image = 'localhost/berth-shell:0.1.0';
     a.Mounts![1]!.Name = 'berth-tools-bbbb';
-    a.Config!.Env!.push('HOSTNAME=abc', 'TERM=xterm', 'container=podman'); // Podman adds these
+    a.Config!.Env.push('HOSTNAME=abc', 'TERM=xterm', 'container=podman'); // Podman adds these
     expect(drift(a)).toEqual([]);
   });
 
