@@ -248,6 +248,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
           watching.abort();
           await app.close();
           await workspaces.close();
+          await reconciler.releaseLease();
           await engine.close();
           await activity.close();
           await store.close();

@@ -85,3 +85,33 @@ describe('renderWorkspaceDetails', () => {
     expect(text).toContain('Error:         engine_error: container create refused');
   });
 });
+
+describe('restarts and agent', () => {
+  it('shows the restart policy, failures and next attempt, and what the agent reported', () => {
+    const text = renderWorkspaceDetails(
+      {
+        ...base,
+        status: 'starting',
+        restarts: { count: 2, recentFailures: 3, lastExitCode: 137, nextAttemptAt: '2025-01-10T12:00:04Z' },
+        agent: {
+          registeredAt: '2025-01-10T11:58:00Z',
+          lastHeartbeatAt: '2025-01-10T11:59:30Z',
+          status: 'error',
+          task: 'indexing',
+          error: 'disk full',
+          agent: 'berth-helper 0.1.0',
+        },
+        idleTimeoutMs: 60_000,
+      },
+      now,
+    );
+    expect(text).toContain(
+      'Restarts:      2 (policy on-failure, 3 recent failures, last exit 137, next at 2025-01-10T12:00:04Z)',
+    );
+    expect(text).toContain(
+      'Agent:         error: disk full, task: indexing, heartbeat 30s ago, berth-helper 0.1.0',
+    );
+    expect(text).toContain('Lifecycle:     stop after 60000 ms idle');
+    expect(renderWorkspaceDetails(base, now)).toContain('Agent:         -');
+  });
+});

@@ -68,6 +68,17 @@ export function renderWorkspaceDetails(ws: WorkspaceData, now: Date): string {
     ['Template', ws.template ?? '-'],
     ['Owner', ws.owner],
     ['Container', ws.containerId ? ws.containerId.slice(0, 12) : '-'],
+    ['Restarts', formatRestarts(ws)],
+    ['Agent', formatAgent(ws, now)],
+    [
+      'Lifecycle',
+      [
+        ws.idleTimeoutMs !== null ? `stop after ${ws.idleTimeoutMs} ms idle` : '',
+        ws.ttlMs !== null ? `delete ${ws.ttlMs} ms after creation` : '',
+      ]
+        .filter(Boolean)
+        .join('; ') || '-',
+    ],
     ['Created', `${ws.createdAt} (${formatAge(ws.createdAt, now)} ago)`],
     ['Status since', `${ws.statusChangedAt} (${formatAge(ws.statusChangedAt, now)} ago)`],
   );
@@ -81,6 +92,28 @@ export function renderWorkspaceDetails(ws: WorkspaceData, now: Date): string {
         ),
   ]);
   return renderKeyValues(pairs);
+}
+
+/** `2 (policy on-failure, last exit 3, next at …)`. */
+export function formatRestarts(ws: WorkspaceData): string {
+  const r = ws.restarts;
+  const parts = [`policy ${ws.restartPolicy}`];
+  if (r.recentFailures > 0)
+    parts.push(`${r.recentFailures} recent failure${r.recentFailures === 1 ? '' : 's'}`);
+  if (r.lastExitCode !== null) parts.push(`last exit ${r.lastExitCode}`);
+  if (r.nextAttemptAt) parts.push(`next at ${r.nextAttemptAt}`);
+  return `${r.count} (${parts.join(', ')})`;
+}
+
+/** What the agent last reported, or `-` without one. */
+export function formatAgent(ws: WorkspaceData, now: Date): string {
+  const a = ws.agent;
+  if (!a) return '-';
+  const parts = [a.status === 'error' ? `error: ${a.error ?? '?'}` : 'ok'];
+  if (a.task) parts.push(`task: ${a.task}`);
+  if (a.lastHeartbeatAt) parts.push(`heartbeat ${formatAge(a.lastHeartbeatAt, now)} ago`);
+  if (a.agent) parts.push(a.agent);
+  return parts.join(', ');
 }
 
 /** The `berth events` table. */

@@ -48,6 +48,7 @@ export class Reconciler {
   private renewTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<ScanResult> | undefined;
   private stopped = false;
+  private released = false;
   lastScan: { at: string; result: ScanResult } | null = null;
   lastError: string | null = null;
 
@@ -81,9 +82,10 @@ export class Reconciler {
   keepLease(onLost: (holder: string) => void): void {
     const { leaseTtlMs } = this.deps.config.reconciler;
     const renew = async () => {
-      if (this.stopped) return;
+      if (this.released) return;
       try {
         const state = await this.deps.leases.tryAcquire(RECONCILER_LEASE, this.deps.holder, leaseTtlMs);
+        if (this.released) return;
         if (!state.acquired) {
           this.log.error({ holder: state.holder }, 'lost the reconciler lease to another server');
           this.stopped = true;
@@ -228,11 +230,17 @@ export class Reconciler {
     }
   }
 
+  /** Stops scanning (the lease is kept until `releaseLease`, after passes in flight ended). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearTimeout(this.renewTimer);
     await this.scanning?.catch(() => undefined);
+  }
+
+  /** Gives the lease up so a standby server takes over at once. */
+  async releaseLease(): Promise<void> {
+    this.released = true;
+    clearTimeout(this.renewTimer);
     await this.deps.leases.release(RECONCILER_LEASE, this.deps.holder).catch(() => undefined);
   }
 }
