@@ -1,3 +1,4 @@
+import { readChunks } from './chunks.js';
 import { BerthError } from './errors.js';
 
 /**
@@ -55,18 +56,6 @@ function parseLine<T>(line: string): { value: T } | undefined {
 /** The documents of an NDJSON byte stream, as they arrive. Cancels the stream when the loop stops early. */
 export async function* readNdjson<T = unknown>(body: ReadableStream<Uint8Array>): AsyncGenerator<T> {
   const parser = new NdjsonParser<T>();
-  const reader = body.getReader();
-  let finished = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      yield* parser.push(value);
-    }
-    finished = true;
-    yield* parser.end();
-  } finally {
-    if (!finished) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
-  }
+  for await (const chunk of readChunks(body)) yield* parser.push(chunk);
+  yield* parser.end();
 }

@@ -1,3 +1,5 @@
+import { readChunks } from './chunks.js';
+
 /** One Server-Sent Event as dispatched: `event` defaults to `message`, `id` is the last id seen. */
 export interface SseMessage {
   id: string;
@@ -113,18 +115,6 @@ export async function* readSse(
   body: ReadableStream<Uint8Array>,
   parser: SseParser = new SseParser(),
 ): AsyncGenerator<SseMessage> {
-  const reader = body.getReader();
-  let finished = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      yield* parser.push(value);
-    }
-    finished = true;
-    parser.end();
-  } finally {
-    if (!finished) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
-  }
+  for await (const chunk of readChunks(body)) yield* parser.push(chunk);
+  parser.end();
 }

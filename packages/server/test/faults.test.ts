@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Page, Workspace } from '@berth/protocol';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { docker, RUN_LABEL, removeLabeled } from './harness.js';
+import { docker, RUN_LABEL, removeLabeled, until } from './harness.js';
 
 /**
  * Fault scenarios F1 and F2 with real process kills: `berth serve` runs as a child process with
@@ -105,17 +105,6 @@ async function call<T>(
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-async function until<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get();
-    if (done(last)) return last;
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
 /** Labeled engine objects of this test run. */

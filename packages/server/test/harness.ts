@@ -207,3 +207,47 @@ export async function execIn(
 export async function inspectContainer(id: string) {
   return docker.getContainer(id).inspect();
 }
+
+/** Polls `get` until `done` holds; fails naming `what` and the last value seen. Errors count as not yet. */
+export async function until<T>(
+  what: string,
+  get: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await get();
+      if (done(last)) return last;
+    } catch {
+      // the engine or daemon may be coming back: try again
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+/** A new daemon on a test's data dir, after `berth.daemon.close()`, and a JSON client for it. */
+export async function reopenBerth(berth: Pick<TestBerth, 'dataDir' | 'token'>) {
+  const daemon = await runDaemon({
+    port: 0,
+    dataDir: berth.dataDir,
+    env: { ...process.env, BERTH_ADMIN_TOKEN: berth.token },
+    print: () => {},
+    logLevel: 'silent',
+  });
+  return {
+    daemon,
+    url: daemon.url,
+    async api<T>(path: string, init: { method?: string } = {}): Promise<T> {
+      const res = await fetch(`${daemon.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${berth.token}` },
+      });
+      return (await res.json()) as T;
+    },
+    close: () => daemon.close(),
+  };
+}

@@ -2,7 +2,7 @@ import type { Page, Workspace, WorkspaceEvent } from '@berth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../src/store/db.js';
 import { WorkspaceRepo } from '../src/store/workspace-repo.js';
-import { startBerth, withBerth, type TestBerth } from './harness.js';
+import { reopenBerth, startBerth, type TestBerth, withBerth } from './harness.js';
 import { StreamClient } from './ws-client.js';
 
 // One daemon for the activity tests, which run side by side: each watches its own workspace.
@@ -213,14 +213,7 @@ describe('lastActivityAt', () => {
       expect(seen).not.toBeNull();
       expect(Math.abs(Date.now() - Date.parse(seen!))).toBeLessThan(10_000);
       await first.daemon.close();
-      const { runDaemon } = await import('../src/index.js');
-      const again = await runDaemon({
-        port: 0,
-        dataDir: first.dataDir,
-        env: { ...process.env, BERTH_ADMIN_TOKEN: first.token },
-        print: () => {},
-        logLevel: 'silent',
-      });
+      const again = await reopenBerth(first);
       try {
         const res = await fetch(`${again.url}/v1/workspaces/${ws.id}`, {
           headers: { authorization: `Bearer ${first.token}` },

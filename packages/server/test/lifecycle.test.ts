@@ -1,7 +1,7 @@
 import type { Page, Workspace, WorkspaceEvent } from '@berth/protocol';
 import { describe, expect, it } from 'vitest';
 import { WorkspaceEventSchema, WorkspaceSchema } from '../src/api/schemas.js';
-import { docker, execIn, inspectContainer, withBerth, type TestBerth } from './harness.js';
+import { docker, execIn, inspectContainer, reopenBerth, type TestBerth, withBerth } from './harness.js';
 
 /** Polls a workspace until `done` holds (10 s at most). */
 async function waitFor(berth: TestBerth, id: string, done: (ws: Workspace) => boolean): Promise<Workspace> {
@@ -215,14 +215,7 @@ describe('workspace lifecycle on a real engine', () => {
     await withBerth({}, async (berth) => {
       const ws = await create(berth, { name: 'persistent' });
       await berth.daemon.close();
-      const { runDaemon } = await import('../src/index.js');
-      const again = await runDaemon({
-        port: 0,
-        dataDir: berth.dataDir,
-        env: { ...process.env, BERTH_ADMIN_TOKEN: berth.token },
-        print: () => {},
-        logLevel: 'silent',
-      });
+      const again = await reopenBerth(berth);
       try {
         const res = await fetch(`${again.url}/v1/workspaces/persistent`, {
           headers: { authorization: `Bearer ${berth.token}` },

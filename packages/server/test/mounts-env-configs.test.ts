@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Workspace } from '@berth/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { docker, execIn, inspectContainer, withBerth, type TestBerth } from './harness.js';
+import { docker, execIn, inspectContainer, reopenBerth, type TestBerth, withBerth } from './harness.js';
 
 let hostDir: string;
 beforeAll(() => {
@@ -266,14 +266,7 @@ describe('/configs', () => {
         };
         config.runtimes.needs.requiredFiles.push('extra.yaml');
         writeFileSync(file, stringify(config));
-        const { runDaemon } = await import('../src/index.js');
-        const again = await runDaemon({
-          port: 0,
-          dataDir: berth.dataDir,
-          env: { ...process.env, BERTH_ADMIN_TOKEN: berth.token },
-          print: () => {},
-          logLevel: 'silent',
-        });
+        const again = await reopenBerth(berth);
         try {
           const res = await fetch(`${again.url}/v1/workspaces/${ws.id}/start`, {
             method: 'POST',

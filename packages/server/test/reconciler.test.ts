@@ -3,23 +3,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentAck, Workspace, WorkspaceEvent } from '@berth/protocol';
 import { describe, expect, it } from 'vitest';
-import { docker, execIn, inspectContainer, RUN_LABEL, withBerth, type TestBerth } from './harness.js';
+import {
+  docker,
+  execIn,
+  inspectContainer,
+  reopenBerth,
+  RUN_LABEL,
+  until,
+  withBerth,
+  type TestBerth,
+} from './harness.js';
 
 const IMAGE = 'berth-shell:0.1.0';
 const AGENT = '/.berth/bin/berth-helper';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `done` holds; fails with the last value seen. */
-async function until<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get();
-    if (done(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 const getWs = async (berth: TestBerth, id: string) =>
   (await berth.api<Workspace>('GET', `/v1/workspaces/${id}`)).body;
@@ -198,7 +195,7 @@ describe('drift and missing containers (seed 004)', () => {
     return impostor.id;
   }
 
-  const eventsVia = async (again: Awaited<ReturnType<typeof reopen>>, id: string) =>
+  const eventsVia = async (again: Awaited<ReturnType<typeof reopenBerth>>, id: string) =>
     (await again.api<{ items: WorkspaceEvent[] }>(`/v1/workspaces/${id}/events?limit=500`)).items;
 
   it('recreates a container replaced behind its back, keeps the volumes, and says what drifted', async () => {
@@ -209,7 +206,7 @@ describe('drift and missing containers (seed 004)', () => {
       const impostor = await swap(ws, {
         env: (env) => [...env.filter((e) => !e.startsWith('MODE=')), 'MODE=b', 'INJECTED=1'],
       });
-      const again = await reopen(berth);
+      const again = await reopenBerth(berth);
       try {
         const evs = await until(
           'a drift event',
@@ -261,7 +258,7 @@ describe('drift and missing containers (seed 004)', () => {
       // if made from an older spec); the start-up scan must notice and recreate it.
       await berth.daemon.close();
       const stale = await swap(ws, { labels: { 'berth.spec-hash': 'f'.repeat(64) } });
-      const again = await reopen(berth);
+      const again = await reopenBerth(berth);
       try {
         await until(
           'a spec-hash drift event',
@@ -282,29 +279,6 @@ describe('drift and missing containers (seed 004)', () => {
     });
   });
 });
-
-/** A second daemon on the same data dir (the first must be closed). */
-async function reopen(berth: TestBerth) {
-  const { runDaemon } = await import('../src/index.js');
-  const daemon = await runDaemon({
-    port: 0,
-    dataDir: berth.dataDir,
-    env: { ...process.env, BERTH_ADMIN_TOKEN: berth.token },
-    print: () => {},
-    logLevel: 'silent',
-  });
-  return {
-    daemon,
-    async api<T>(path: string, init: { method?: string } = {}): Promise<T> {
-      const res = await fetch(`${daemon.url}${path}`, {
-        ...init,
-        headers: { authorization: `Bearer ${berth.token}` },
-      });
-      return (await res.json()) as T;
-    },
-    close: () => daemon.close(),
-  };
-}
 
 describe('orphans (P1, P4, F17)', () => {
   it("reaps labeled objects no live workspace owns after the grace period, and never unlabeled or another store's", async () => {

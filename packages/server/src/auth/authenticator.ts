@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { TokenRepo } from '../store/token-repo.js';
+import { bearerToken } from '../util/bearer.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import type { Principal } from '../workspaces/spec.js';
 
@@ -18,14 +19,14 @@ export class Authenticator {
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
-    if (!match?.[1]) {
+    const secret = bearerToken(authorization);
+    if (secret === null) {
       throw new AppError(
         'unauthenticated',
         'send Authorization: Bearer <token> (the admin token is in <dataDir>/admin-token)',
       );
     }
-    const hash = sha256Hex(match[1]);
+    const hash = sha256Hex(secret);
     if (timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) return ADMIN_PRINCIPAL;
     const token = await this.tokens.findActiveByHash(hash);
     if (!token) throw new AppError('unauthenticated', 'the bearer token is unknown or revoked');

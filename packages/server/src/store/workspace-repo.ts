@@ -329,13 +329,17 @@ export class WorkspaceRepo {
 
   /** Every live workspace (not deleted), oldest first: the reconciler's full scan. */
   async listLive(): Promise<WorkspaceRecord[]> {
-    const rows = await this.k
+    const rows = await this.liveRows().execute();
+    return rows.map((r) => this.toRecord(r, {}));
+  }
+
+  /** Live (not deleted) workspace rows, oldest first. */
+  private liveRows() {
+    return this.k
       .selectFrom('workspaces')
       .selectAll()
       .where('deleted_at', 'is', null)
-      .orderBy('created_at', 'asc')
-      .execute();
-    return rows.map((r) => this.toRecord(r, {}));
+      .orderBy('created_at', 'asc');
   }
 
   /** Which of `ids` name no live workspace (deleted, or never in this store). */
@@ -438,10 +442,7 @@ export class WorkspaceRepo {
   /** Live workspaces (not deleted or being deleted) with an idle timeout or a TTL: the sweeper's list. */
   async listWithLifecycleLimits(): Promise<WorkspaceRecord[]> {
     // The limits live in spec_json; the LIKE filters only narrow the rows, the check below decides.
-    const rows = await this.k
-      .selectFrom('workspaces')
-      .selectAll()
-      .where('deleted_at', 'is', null)
+    const rows = await this.liveRows()
       .where('status', '!=', 'deleting')
       .where((eb) =>
         eb.or([
@@ -449,7 +450,6 @@ export class WorkspaceRepo {
           eb('spec_json', 'not like', '%"ttlMs":null%'),
         ]),
       )
-      .orderBy('created_at', 'asc')
       .execute();
     const records = rows
       .map((r) => this.toRecord(r, {}))
@@ -492,15 +492,7 @@ export class WorkspaceRepo {
       .orderBy('id', 'asc')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      workspaceId: r.workspace_id,
-      at: r.at,
-      type: r.type,
-      status: r.status as WorkspaceStatus | null,
-      message: r.message,
-      ...(r.data_json ? { data: JSON.parse(r.data_json) as Record<string, unknown> } : {}),
-    }));
+    return rows.map((r) => this.toEvent(r));
   }
 
   /**

@@ -5,6 +5,7 @@ import type { WorkspaceRecord } from '../domain/workspace.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkspaceRepo } from '../store/workspace-repo.js';
+import { bearerToken } from '../util/bearer.js';
 import { sha256Hex } from '../util/canonical-json.js';
 import { parseWith } from './validate.js';
 
@@ -44,14 +45,14 @@ export class AgentService {
 
   /** The workspace whose agent token this is; 401 otherwise (the token is never logged). */
   async authenticate(authorization: string | undefined): Promise<WorkspaceRecord> {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
-    if (!match?.[1]) {
+    const token = bearerToken(authorization);
+    if (token === null) {
       throw new AppError(
         'unauthenticated',
         'send Authorization: Bearer <agent token>; the token is in the file $BERTH_AGENT_TOKEN_FILE',
       );
     }
-    const ws = await this.repo.findByAgentTokenHash(sha256Hex(match[1]));
+    const ws = await this.repo.findByAgentTokenHash(sha256Hex(token));
     if (!ws)
       throw new AppError(
         'unauthenticated',

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import type { Page, Workspace } from '@berth/protocol';
 import { describe, expect, it } from 'vitest';
-import { docker, RUN_LABEL, withBerth, type TestBerth } from '../harness.js';
+import { docker, RUN_LABEL, until, withBerth, type TestBerth } from '../harness.js';
 
 /**
  * F3 and F4 with a real Docker daemon: dockerd is SIGKILLed in the middle of a create and stays
@@ -35,17 +35,6 @@ async function startDockerd(): Promise<void> {
   spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref();
   for (let i = 0; i < 300 && !(await engineUp()); i++) await sleep(200);
   expect(await engineUp()).toBe(true);
-}
-
-async function until<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get().catch(() => last);
-    if (last !== undefined && done(last)) return last;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
 const list = async (berth: TestBerth) =>
