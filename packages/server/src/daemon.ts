@@ -32,7 +32,6 @@ import { TerminalService } from './workspaces/terminals.js';
 import { PreviewTokens } from './auth/preview.js';
 import { WorkspaceService } from './workspaces/workspace-service.js';
 import { ActivityTracker } from './workspaces/activity.js';
-import { IdleSweeper } from './workspaces/idle.js';
 
 export interface DaemonOptions extends ConfigFlags {
   /** Environment to read config and BERTH_ADMIN_TOKEN from (default process.env). */
@@ -40,6 +39,19 @@ export interface DaemonOptions extends ConfigFlags {
   /** Where human start-up lines go (default stdout); the structured log goes to `logDestination`. */
   print?: (line: string) => void;
   logDestination?: NodeJS.WritableStream;
+  /**
+   * Aborting it gives up a start that is still waiting for another server's reconciler lease
+   * (`runDaemon` then rejects with `DaemonAborted`). After start, use `close()`.
+   */
+  signal?: AbortSignal;
+}
+
+/** `runDaemon` gave up because its `signal` aborted while it waited for the lease. */
+export class DaemonAborted extends Error {
+  constructor() {
+    super('stopped while waiting for the reconciler lease');
+    this.name = 'DaemonAborted';
+  }
 }
 
 export interface Daemon {
@@ -133,13 +145,13 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       extraLabels: config.engine.labels,
       seccompProfile: () => seccompProfile,
     });
-    const activity = new ActivityTracker(new WorkspaceRepo(db), { logger });
+    // One repo, with one notifier for whoever appends events and the event streams that wait for them.
+    const eventNotifier = new EventNotifier();
+    const workspaceRepo = new WorkspaceRepo(db, eventNotifier);
+    const activity = new ActivityTracker(workspaceRepo, { logger });
     const commands = new CommandService(inWorkspace, config.commands, logger, activity);
     const terminals = new TerminalService(inWorkspace, config.terminals, logger, activity);
     const files = new FileService(inWorkspace, config.files, join(config.dataDir, 'tmp'));
-    // One notifier for the repo that appends events and the event streams that wait for them.
-    const eventNotifier = new EventNotifier();
-    const workspaceRepo = new WorkspaceRepo(db, eventNotifier);
     const workspaces = new WorkspaceService({
       repo: workspaceRepo,
       provisioner,
@@ -150,6 +162,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       config,
       logger,
       storeId,
+      activity,
     });
     const agents = new AgentService(workspaceRepo, config, (id) => workspaces.enqueue(id), logger);
     const holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -195,22 +208,22 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     });
 
     // One writer per store (P6, F11): a second server waits here until the lease is free.
-    const leaseWait = new AbortController();
-    const acquired = await reconciler.acquireLease(leaseWait.signal, (other, expiresAt) => {
+    const acquired = await reconciler.acquireLease(options.signal, (other, expiresAt) => {
       print(
         `Another Berth server (${other}) holds the reconciler lease on this store until ${expiresAt}; waiting for it`,
       );
       logger.warn({ holder: other, expiresAt }, 'waiting for the reconciler lease');
     });
-    if (!acquired) throw new Error('gave up waiting for the reconciler lease');
+    if (!acquired) {
+      await app.close();
+      throw new DaemonAborted();
+    }
 
     const address = await app.listen({ host: config.host, port: config.port });
     const url = address.replace('[::1]', '127.0.0.1');
     platformUrl ||= url;
     const watching = new AbortController();
     workspaces.watchEngine(watching.signal);
-    // Idle timeouts stop workspaces, TTLs delete them (workspaces/idle.ts).
-    const sweeper = new IdleSweeper({ repo: new WorkspaceRepo(db), workspaces, activity, logger }).start();
     const agentSocket = await listenAgentSocket(app, agentSocketDir);
     // The start-up scan queues every workspace before any pass runs; then periodic scans.
     const firstScan = await reconciler.start();
@@ -244,7 +257,6 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
           clearInterval(reprobe);
           await reconciler.stop();
           await agentSocket.close();
-          await sweeper.stop();
           watching.abort();
           await app.close();
           await workspaces.close();

@@ -45,7 +45,10 @@ interface Serve {
   output: () => string;
 }
 
-function serve(env: Env, failpoint?: string): Promise<Serve> {
+/** Every `berth serve` a test started and that has not exited: killed when the test ends, however it ends. */
+const children = new Set<ChildProcess>();
+
+function spawnServe(env: Env, failpoint?: string) {
   const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', env.dataDir], {
     env: {
       ...process.env,
@@ -54,6 +57,13 @@ function serve(env: Env, failpoint?: string): Promise<Serve> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+function serve(env: Env, failpoint?: string): Promise<Serve> {
+  const child = spawnServe(env, failpoint);
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -163,6 +173,11 @@ async function withEnv(fn: (env: Env, servers: Serve[]) => Promise<void>): Promi
     await fn(env, servers);
   } finally {
     for (const s of servers) await stop(s);
+    for (const child of [...children]) {
+      const done = exited(child);
+      child.kill('SIGKILL');
+      await done;
+    }
     await removeLabeled(env.runId);
     rmSync(env.dataDir, { recursive: true, force: true });
   }
@@ -305,6 +320,22 @@ describe('F11: a second server on the same store', () => {
       void pending.then((s) => (second = s)).catch(() => undefined);
       await sleep(3000); // longer than the lease: the first keeps renewing it
       expect(second).toBeUndefined();
+      // A standby that is told to stop while it waits stops at once, cleanly.
+      const standby = spawnServe(env);
+      let said = '';
+      standby.stdout.on('data', (c: Buffer) => (said += c.toString()));
+      standby.stderr.on('data', (c: Buffer) => (said += c.toString()));
+      await until(
+        'the standby to wait',
+        () => Promise.resolve(said),
+        (t) => t.includes('holds the reconciler lease'),
+      );
+      const stoppedAt = Date.now();
+      standby.kill('SIGTERM');
+      expect(await exited(standby)).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(5000);
+      expect(said).toContain('stopped while waiting for the reconciler lease');
+      expect(said).not.toContain('listening on');
       first.child.kill('SIGKILL');
       await exited(first.child);
       second = await pending;

@@ -6,7 +6,7 @@ import { reopenBerth, startBerth, type TestBerth, withBerth } from './harness.js
 import { StreamClient } from './ws-client.js';
 
 // One daemon for the activity tests, which run side by side: each watches its own workspace.
-// The sweeper looks every second; idle timeouts of 2 s make "still running after 4.5 s" meaningful.
+// Idle timeouts of 2 s make "still running after 4.5 s" meaningful.
 let berth: TestBerth;
 beforeAll(async () => {
   berth = await startBerth({

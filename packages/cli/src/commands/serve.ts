@@ -63,7 +63,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     )
     .action(async (opts: ServeFlags) => {
       // Imported lazily so every other command starts without loading the daemon.
-      const { runDaemon } = await import('@berth/server');
+      const { runDaemon, DaemonAborted } = await import('@berth/server');
       const options: DaemonOptions = {
         env: ctx.env,
         // Start-up lines are for humans: stdout normally, stderr with --json (stdout holds one document).
@@ -79,8 +79,19 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx.note('berth: second signal, exiting without waiting for shutdown');
         process.exit(1);
       });
+      // A standby waiting for another server's lease stops on the first signal too.
+      const starting = new AbortController();
+      void shutdown.done.then(() => starting.abort());
+      options.signal = starting.signal;
       try {
-        const daemon = await runDaemon(options);
+        let daemon;
+        try {
+          daemon = await runDaemon(options);
+        } catch (err) {
+          if (!(err instanceof DaemonAborted)) throw err;
+          ctx.note('berth: stopped while waiting for the reconciler lease');
+          return;
+        }
         if (ctx.json) ctx.printJson({ url: daemon.url });
         const why = await Promise.race([shutdown.done, daemon.lost.then((holder) => ({ lostTo: holder }))]);
         if (typeof why === 'object') {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../config/load.js';
 import { LABELS } from '../engine/labels.js';
 import type { EngineDriver } from '../engine/types.js';
@@ -61,19 +62,21 @@ export class Reconciler {
    * once per holder. Resolves false when `signal` aborts first.
    */
   async acquireLease(
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
     onWaiting: (holder: string, expiresAt: string) => void,
   ): Promise<boolean> {
     const { leaseTtlMs } = this.deps.config.reconciler;
     let told = '';
-    while (!signal.aborted) {
+    while (!signal?.aborted) {
       const state = await this.deps.leases.tryAcquire(RECONCILER_LEASE, this.deps.holder, leaseTtlMs);
       if (state.acquired) return true;
       if (told !== state.holder) {
         told = state.holder;
         onWaiting(state.holder, state.expiresAt);
       }
-      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(100, leaseTtlMs / 4))));
+      await sleep(Math.min(1000, Math.max(100, leaseTtlMs / 4)), undefined, { signal }).catch(
+        () => undefined,
+      );
     }
     return false;
   }

@@ -439,26 +439,6 @@ export class WorkspaceRepo {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Live workspaces (not deleted or being deleted) with an idle timeout or a TTL: the sweeper's list. */
-  async listWithLifecycleLimits(): Promise<WorkspaceRecord[]> {
-    // The limits live in spec_json; the LIKE filters only narrow the rows, the check below decides.
-    const rows = await this.liveRows()
-      .where('status', '!=', 'deleting')
-      .where((eb) =>
-        eb.or([
-          eb('spec_json', 'not like', '%"idleTimeoutMs":null%'),
-          eb('spec_json', 'not like', '%"ttlMs":null%'),
-        ]),
-      )
-      .execute();
-    const records = rows
-      .map((r) => this.toRecord(r, {}))
-      .filter((r) => r.spec.lifecycle.idleTimeoutMs !== null || r.spec.lifecycle.ttlMs !== null);
-    const labels = await this.labelsOfMany(records.map((r) => r.id));
-    for (const r of records) r.labels = labels.get(r.id) ?? {};
-    return records;
-  }
-
   async appendEvent(id: string, event: EventInput): Promise<void> {
     await this.insertEvent(this.k, id, null, event);
     this.notifier.notify();

@@ -47,6 +47,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class Provisioner {
   private readonly log: Logger;
+  /** Image id → the env it sets (drift checks run every scan; image content never changes). */
+  private readonly imageEnvs = new Map<string, readonly string[]>();
 
   constructor(private readonly deps: ProvisionerDeps) {
     this.log = deps.logger.child({ component: 'provisioner' });
@@ -192,21 +194,36 @@ export class Provisioner {
    */
   async driftOf(ws: WorkspaceRecord, container: ContainerState): Promise<Drift[]> {
     const plan = this.plan(ws).container;
-    const image = await this.engine.images.inspect(container.imageId || plan.image);
     return detectDrift({
       plan,
       specHash: ws.specHash,
       actual: container.raw as InspectDoc,
-      imageEnv: image?.env ?? [],
+      imageEnv: container.imageId
+        ? await this.imageEnv(container.imageId)
+        : ((await this.engine.images.inspect(plan.image))?.env ?? []),
       hostDerivedEnv: [...HOST_DERIVED_ENV, ...Object.keys(this.deps.passthroughEnv)],
     });
   }
 
-  /** Files the runtime requires must be in /configs before start (seed 000 ValidateConfigSource). */
+  /** The env of the image with this id. An id names immutable content, so each is asked for once. */
+  private async imageEnv(imageId: string): Promise<readonly string[]> {
+    const known = this.imageEnvs.get(imageId);
+    if (known) return known;
+    const env = (await this.engine.images.inspect(imageId))?.env ?? [];
+    if (this.imageEnvs.size >= 256) this.imageEnvs.clear();
+    this.imageEnvs.set(imageId, env);
+    return env;
+  }
+
+  /**
+   * Files the runtime requires must be in /configs before start (seed 000 ValidateConfigSource).
+   * Those the spec has are written at create and by `restoreConfigs`, so only the others are looked
+   * for (a runtime that began requiring a file after the workspace was made).
+   */
   async missingRequiredFiles(ws: WorkspaceRecord, containerId: string): Promise<string[]> {
     const runtime = this.deps.catalogue.get(ws.runtime);
     const missing: string[] = [];
-    for (const file of runtime.requiredFiles) {
+    for (const file of runtime.requiredFiles.filter((f) => !(f in ws.spec.files))) {
       if (!(await this.engine.containers.pathExists(containerId, `${CONFIGS_PATH}/${file}`)))
         missing.push(file);
     }

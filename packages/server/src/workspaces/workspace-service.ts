@@ -20,7 +20,9 @@ import { canonicalHash, sha256Hex } from '../util/canonical-json.js';
 import { failpoint } from '../util/failpoints.js';
 import { newWorkspaceId } from '../util/ids.js';
 import { generateUniqueName } from '../util/names.js';
+import type { ActivityTracker } from './activity.js';
 import type { CommandService } from './commands.js';
+import { lifecycleDecision } from './idle.js';
 import type { Provisioner } from './provisioner.js';
 import { describe as describeProbe, probeTarget, waitUntilReady } from './readiness.js';
 import { normalizeSpec, specHash, WorkspaceSpecSchema, type Principal } from './spec.js';
@@ -40,6 +42,8 @@ export interface WorkspaceServiceDeps {
   logger: Logger;
   /** This store's id: Berth acts only on engine objects labeled with it. */
   storeId: string;
+  /** Activity this process saw, for idle timeouts (the store's `lastActivityAt` lags behind it). */
+  activity?: Pick<ActivityTracker, 'lastActiveAt'>;
 }
 
 export interface ListQuery {
@@ -51,8 +55,6 @@ export interface ListQuery {
 }
 
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Workspace lifecycle. Each API call records the desired state in the store, then the reconcile
@@ -206,11 +208,11 @@ export class WorkspaceService {
   async start(principal: Principal, ref: string, wait: boolean): Promise<Workspace> {
     const ws = await this.find(principal, ref);
     if (ws.status === 'failed') this.kicks.add(ws.id);
-    return this.request(principal, ref, 'running', wait);
+    return this.request(ws, 'running', wait);
   }
 
   async stop(principal: Principal, ref: string, wait: boolean): Promise<Workspace> {
-    return this.request(principal, ref, 'stopped', wait);
+    return this.request(await this.find(principal, ref), 'stopped', wait);
   }
 
   async restart(principal: Principal, ref: string, wait: boolean): Promise<Workspace> {
@@ -224,8 +226,7 @@ export class WorkspaceService {
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
   }
 
-  private async request(principal: Principal, ref: string, desired: 'running' | 'stopped', wait: boolean) {
-    const ws = await this.find(principal, ref);
+  private async request(ws: WorkspaceRecord, desired: 'running' | 'stopped', wait: boolean) {
     await this.setDesiredOrConflict(ws, desired);
     if (desired === 'stopped') this.aborts.get(ws.id)?.abort();
     const pass = this.schedule(ws.id);
@@ -283,19 +284,19 @@ export class WorkspaceService {
     return this.view((await this.repo.getById(ws.id, true)) ?? ws);
   }
 
-  /** The idle sweeper's stop (idle.ts): a `workspace.idle_timeout` event, then a stop by the system. */
-  async stopForIdle(id: string, idleMs: number): Promise<void> {
+  /** An idle timeout's stop (see `lifecycle`): a `workspace.idle_timeout` event, then a stop by the system. */
+  private async stopForIdle(id: string, idleMs: number): Promise<void> {
     const ws = await this.repo.getById(id);
     if (!ws || ws.desiredState !== 'running' || !['running', 'unresponsive'].includes(ws.status)) return;
     const { idleTimeoutMs } = ws.spec.lifecycle;
     const message = `no activity for ${idleMs} ms (idleTimeoutMs ${idleTimeoutMs}); stopping`;
     await this.repo.appendEvent(id, ev('workspace.idle_timeout', message, { idleMs, idleTimeoutMs }));
     this.log.info({ workspaceId: id, idleMs, idleTimeoutMs }, 'stopping an idle workspace');
-    await this.request(SYSTEM, id, 'stopped', false);
+    await this.request(ws, 'stopped', false);
   }
 
-  /** The sweeper's delete once `ttlMs` has passed since creation: a `workspace.ttl_expired` event, then a delete. */
-  async deleteForTtl(id: string, ageMs: number): Promise<void> {
+  /** A TTL's delete once `ttlMs` has passed since creation: a `workspace.ttl_expired` event, then a delete. */
+  private async deleteForTtl(id: string, ageMs: number): Promise<void> {
     const ws = await this.repo.getById(id);
     if (!ws || ws.status === 'deleting' || ws.desiredState === 'deleted') return;
     const { ttlMs } = ws.spec.lifecycle;
@@ -357,12 +358,20 @@ export class WorkspaceService {
    */
   private async settle(id: string): Promise<void> {
     const first = await this.repo.getById(id);
-    if (!first || !this.deps.catalogue.get(first.runtime).agent) return;
-    const until = Date.now() + this.deps.catalogue.get(first.runtime).provisionTimeoutMs + 5_000;
+    const runtime = first && this.deps.catalogue.get(first.runtime);
+    if (!runtime?.agent) return;
+    const until = Date.now() + runtime.provisionTimeoutMs + 5_000;
     while (Date.now() < until && !this.closed) {
+      // Every status change appends an event: wake on those (subscribed before reading, so none is
+      // missed), and re-check at least every second.
+      const stop = new AbortController();
+      const appended = this.repo.notifier.wait({ timeoutMs: 1000, signal: stop.signal });
       const ws = await this.repo.getById(id);
-      if (!ws || !['provisioning', 'starting'].includes(ws.status) || ws.desiredState !== 'running') return;
-      await sleep(100);
+      if (!ws || !['provisioning', 'starting'].includes(ws.status) || ws.desiredState !== 'running') {
+        stop.abort();
+        return;
+      }
+      await appended;
     }
   }
 
@@ -372,6 +381,31 @@ export class WorkspaceService {
    * removal failed): the queue retries them with backoff. Everything else ends in a status.
    */
   private async pass(id: string, signal: AbortSignal): Promise<void> {
+    await this.converge(id, signal);
+    await this.lifecycle(id);
+  }
+
+  /**
+   * Idle timeout and TTL: once due, stop or delete (as the system; the next pass carries it out),
+   * else come back when the nearer one will be. Activity only moves the idle deadline later, so a
+   * pass that finds it not yet due simply re-arms it.
+   */
+  private async lifecycle(id: string): Promise<void> {
+    const ws = await this.repo.getById(id);
+    if (!ws || (ws.spec.lifecycle.idleTimeoutMs === null && ws.spec.lifecycle.ttlMs === null)) return;
+    const now = Date.now();
+    const decision = lifecycleDecision(ws, this.deps.activity?.lastActiveAt(id, now) ?? null, now);
+    if (decision.action === 'delete') return this.deleteForTtl(id, decision.ageMs ?? 0);
+    if (decision.action === 'stop') return this.stopForIdle(id, decision.idleMs ?? 0);
+    const { idleTimeoutMs, ttlMs } = ws.spec.lifecycle;
+    const next = Math.min(
+      ttlMs === null ? Infinity : ttlMs - (now - Date.parse(ws.createdAt)),
+      idleTimeoutMs === null || decision.idleMs === undefined ? Infinity : idleTimeoutMs - decision.idleMs,
+    );
+    if (Number.isFinite(next)) this.enqueue(id, Math.max(0, next) + 50);
+  }
+
+  private async converge(id: string, signal: AbortSignal): Promise<void> {
     const ws = await this.repo.getById(id);
     if (!ws) return;
     if (ws.desiredState === 'deleted' || ws.status === 'deleting') return this.deletePass(ws);
@@ -409,33 +443,20 @@ export class WorkspaceService {
     const { provisioner } = this.deps;
     const container = await provisioner.findContainer(ws);
     if (!container) {
-      await this.repo.appendEvent(
-        ws.id,
+      return this.recreate(
+        ws,
         ev('workspace.container_missing', 'the container is gone; creating it again from the spec'),
+        signal,
       );
-      if (
-        !(await this.move(ws, 'provisioning', {
-          event: ev('workspace.provisioning', 'recreating the container'),
-        }))
-      )
-        return;
-      return this.runPass(ws, signal);
     }
     if (!container.running) return this.handleExit(ws, container);
     const drift = await provisioner.driftOf(ws, container);
     if (drift.length > 0) {
       const message = `the container drifted from its spec (${drift.map((d) => `${d.field}: ${d.detail}`).join('; ')}); recreating it, volumes kept`;
       this.log.warn({ workspaceId: ws.id, fields: drift.map((d) => d.field) }, 'drift detected');
-      await this.repo.appendEvent(ws.id, ev('workspace.drift', message, { drift }));
       await this.endSessions(ws.id);
       await this.deps.provisioner.removeContainerQuietly(container.id);
-      if (
-        !(await this.move(ws, 'provisioning', {
-          event: ev('workspace.provisioning', 'recreating the container'),
-        }))
-      )
-        return;
-      return this.runPass(ws, signal);
+      return this.recreate(ws, ev('workspace.drift', message, { drift }), signal);
     }
     const runtime = this.deps.catalogue.get(ws.runtime);
     if (!runtime.agent) return;
@@ -463,6 +484,17 @@ export class WorkspaceService {
     await provisioner.kill(container.id);
     const after = await provisioner.findContainer(ws);
     if (after && !after.running) await this.handleExit(ws, after, 'unresponsive');
+  }
+
+  /** Records why, then makes the workspace's container again from its spec (volumes are kept). */
+  private async recreate(
+    ws: WorkspaceRecord,
+    why: ReturnType<typeof ev>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.repo.appendEvent(ws.id, why);
+    const event = ev('workspace.provisioning', 'recreating the container');
+    if (await this.move(ws, 'provisioning', { event })) await this.runPass(ws, signal);
   }
 
   /**
