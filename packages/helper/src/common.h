@@ -128,6 +128,35 @@ const char *dir_iter_next(struct dir_iter *it, unsigned char *dtype);
 void dir_iter_rewind(struct dir_iter *it);
 void dir_iter_free(struct dir_iter *it);
 
+/* Reports a failed execvp of `cmd` (errno `err`) and exits: 127 and not_found when it does not
+ * exist, 126 and permission_denied (or io_error) when it cannot be executed. */
+_Noreturn void exit_exec_failed(const char *cmd, int err);
+
+/* ---- boot.c: the env file (`boot --env-file`, `run --env-file`) ---- */
+
+#define ENV_FILE_MAX (1024 * 1024) /* largest env file, bytes */
+
+/* The env file's records, `KEY=VALUE\0` each, checked by envfile_load. */
+struct envfile {
+  char *data;
+  size_t len;
+};
+
+/* Reads and checks the env file; returns false (leaving ef empty) when it does not exist. Dies
+ * (exit 2) when it cannot be read, is too large or is malformed; messages never quote it. */
+bool envfile_load(const char *path, struct envfile *ef);
+/* setenv()s every record (overwriting); returns 0 or an errno value. */
+int envfile_apply(struct envfile *ef);
+/* Wipes and frees the records. */
+void envfile_free(struct envfile *ef);
+
+/* ---- forward.c: the egress forwarder started by `boot` ---- */
+
+/* Relays every TCP connection accepted on listen_fd to a new connection to the Unix socket
+ * socket_path, after the line `BERTH-EGRESS <token>\n` (token: first line of token_file, read
+ * for each connection). Exits only when the listener fails; `listen_desc` names it in logs. */
+_Noreturn void forward_run(int listen_fd, const char *socket_path, const char *token_file, const char *listen_desc);
+
 /* ---- commands ---- */
 
 int cmd_fs(int argc, char **argv);
@@ -137,5 +166,8 @@ int cmd_run(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 /* agent.c: the reference agent; never returns (exits on a signal, the command's end or a timer). */
 int cmd_agent(int argc, char **argv);
+/* boot.c: the container entrypoint (env file, egress forwarder, then exec). Takes main's full
+ * argv (argv[0] and "boot" included): the forwarder rewrites that memory as its process title. */
+int cmd_boot(int argc, char **argv);
 
 #endif

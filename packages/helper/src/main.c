@@ -2,9 +2,11 @@
  * berth-helper: the in-workspace helper of Berth. See ../CONTRACT.md for the interface.
  *
  *   berth-helper fs <stat|list|read|write|mkdir|move|remove|tar-create|tar-extract> <root> ...
- *   berth-helper run [--background] [--pidfile <file>] -- <argv...>
+ *   berth-helper run [--background | --tty] [--pidfile <file>] [--env-file <file>] [--linger-ms <n>] -- <argv...>
  *   berth-helper kill --pidfile <file> [--signal <n>]
  *   berth-helper agent [--socket <path>] [--token-file <path>] [--interval-ms <n>] ... [-- <argv...>]
+ *   berth-helper boot [--env-file <file>] [--egress-listen <ip:port> --egress-socket <path>
+ *                     --egress-token-file <file> [--egress-pidfile <file>]] -- <argv...>
  *   berth-helper version
  */
 #include <fcntl.h>
@@ -30,7 +32,7 @@ static void ensure_std_fds(void) {
 
 int main(int argc, char **argv) {
   ensure_std_fds();
-  if (argc < 2) die(ERR_USAGE, "usage: berth-helper <fs|run|kill|agent|version> ...");
+  if (argc < 2) die(ERR_USAGE, "usage: berth-helper <fs|run|kill|agent|boot|version> ...");
   const char *cmd = argv[1];
   if (strcmp(cmd, "version") == 0) {
     sink_str(&out, "berth-helper " HELPER_VERSION "\n");
@@ -50,5 +52,6 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "kill") == 0) return cmd_kill(argc - 2, argv + 2);
   if (strcmp(cmd, "agent") == 0) return cmd_agent(argc - 2, argv + 2);
+  if (strcmp(cmd, "boot") == 0) return cmd_boot(argc, argv); /* the whole argv: see common.h */
   die(ERR_USAGE, "unknown command \"%.50s\"", cmd);
 }

@@ -56,6 +56,7 @@ static int child_status;  /* wait status, valid when have_status */
 static bool have_status;
 static const char *pidfile;
 static char pidfile_content[32];
+static struct envfile run_env; /* --env-file: checked before the fork, applied in the child */
 
 /* ---- reaping and killing ---- */
 
@@ -335,6 +336,12 @@ static _Noreturn void exec_child(char **argv, int stdin_fd, int errpipe) {
     (void)w;
     _exit(127);
   }
+  int env_err = run_env.data ? envfile_apply(&run_env) : 0;
+  if (env_err) {
+    ssize_t w = write(errpipe, &env_err, sizeof env_err);
+    (void)w;
+    _exit(127);
+  }
   cloexec_above_stderr();
   reset_signals();
   execvp(argv[0], argv);
@@ -584,7 +591,7 @@ static _Noreturn void supervise_signals(int sfd) {
 }
 
 #define RUN_USAGE \
-  "usage: run [--background | --tty] [--pidfile <file>] [--linger-ms <0-10000>] " \
+  "usage: run [--background | --tty] [--pidfile <file>] [--env-file <file>] [--linger-ms <0-10000>] " \
   "[--linger-quiet-ms <1-10000>] -- <argv...>"
 
 /* A duration option: decimal milliseconds in [min, 10000]. */
@@ -598,6 +605,7 @@ static int millis(const char *s, long min) {
 
 int cmd_run(int argc, char **argv) {
   bool background = false, tty = false;
+  const char *env_file = NULL;
   int i = 0;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--background") == 0) {
@@ -606,6 +614,8 @@ int cmd_run(int argc, char **argv) {
       tty = true;
     } else if (strcmp(argv[i], "--pidfile") == 0 && i + 1 < argc) {
       pidfile = argv[++i];
+    } else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc) {
+      env_file = argv[++i];
     } else if (strcmp(argv[i], "--linger-ms") == 0 && i + 1 < argc) {
       linger_ms = millis(argv[++i], 0);
     } else if (strcmp(argv[i], "--linger-quiet-ms") == 0 && i + 1 < argc) {
@@ -618,6 +628,9 @@ int cmd_run(int argc, char **argv) {
   }
   if (i >= argc - 1 || (tty && background)) die(ERR_USAGE, RUN_USAGE);
   char **cmd = argv + i + 1;
+  /* Read and checked here, so a bad file fails with exit 2 before anything starts; a missing one
+   * is skipped. */
+  if (env_file) envfile_load(env_file, &run_env);
 
   /* Without subreaper support (gVisor before 2023), orphans go to the container's init; the
    * session scan in kill_descendants still finds those that stayed in the child's session. */
@@ -648,6 +661,7 @@ int cmd_run(int argc, char **argv) {
    * has made its own session and group. */
   xclose(inpipe[0]);
   close(errpipe[1]);
+  envfile_free(&run_env); /* the child has its copy */
 
   int exec_errno = 0;
   ssize_t n;
@@ -658,16 +672,7 @@ int cmd_run(int argc, char **argv) {
   if (n == (ssize_t)sizeof exec_errno) { /* exec failed; the pipe closes on success */
     waitpid(child, NULL, 0);
     restore_tty();
-    if (exec_errno == ENOENT || exec_errno == ENOTDIR || exec_errno == ENAMETOOLONG || exec_errno == ELOOP) {
-      report_error(ERR_NOT_FOUND, "cannot run \"%.200s\": %s", cmd[0], strerror(exec_errno));
-      _exit(127);
-    }
-    report_error(exec_errno == EACCES || exec_errno == EPERM || exec_errno == EISDIR || exec_errno == ENOEXEC ||
-                         exec_errno == ETXTBSY
-                     ? ERR_PERMISSION_DENIED
-                     : ERR_IO_ERROR,
-                 "cannot run \"%.200s\": %s", cmd[0], strerror(exec_errno));
-    _exit(126);
+    exit_exec_failed(cmd[0], exec_errno);
   }
   if (pidfile) write_pidfile();
   if (tty) supervise_signals(sfd);

@@ -203,3 +203,15 @@ int xdup(int fd) {
   if (d < 0) die_errno(errno, "dup failed");
   return d;
 }
+
+_Noreturn void exit_exec_failed(const char *cmd, int err) {
+  if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG || err == ELOOP) {
+    report_error(ERR_NOT_FOUND, "cannot run \"%.200s\": %s", cmd, strerror(err));
+    _exit(127);
+  }
+  report_error(err == EACCES || err == EPERM || err == EISDIR || err == ENOEXEC || err == ETXTBSY
+                   ? ERR_PERMISSION_DENIED
+                   : ERR_IO_ERROR,
+               "cannot run \"%.200s\": %s", cmd, strerror(err));
+  _exit(126);
+}
