@@ -58,6 +58,7 @@ describe('runCli', () => {
       'runtimes',
       'images',
       'tokens',
+      'secrets',
       'system',
       'serve',
     ]) {

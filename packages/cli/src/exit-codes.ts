@@ -57,7 +57,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success
   1  generic or internal error (also: berth cp refused an unsafe entry of a downloaded archive)
   2  usage error (unknown option, bad value, missing argument)
-  3  not found (workspace, token, file, command, terminal, API route)
+  3  not found (workspace, token, secret, file, command, terminal, API route)
   4  conflict or invalid state (name taken, start while deleting, file exists, directory not empty)
   5  validation error (the server refused the input, 4xx: bad path, archive, file too large)
   6  authentication or permission error (401/403)

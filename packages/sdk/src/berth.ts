@@ -1,6 +1,7 @@
 import { HttpClient, type BerthOptions } from './client.js';
 import { Events } from './events.js';
 import { Images } from './images.js';
+import { Secrets } from './secrets.js';
 import { Runtimes, System } from './system.js';
 import { Tokens } from './tokens.js';
 import { Workspaces } from './workspaces.js';
@@ -24,6 +25,8 @@ export class Berth {
   readonly runtimes: Runtimes;
   readonly images: Images;
   readonly tokens: Tokens;
+  /** Secrets: write-only named values, global or per workspace. */
+  readonly secrets: Secrets;
 
   constructor(options: BerthOptions = {}) {
     const http = new HttpClient(options);
@@ -34,5 +37,6 @@ export class Berth {
     this.runtimes = new Runtimes(http);
     this.images = new Images(http);
     this.tokens = new Tokens(http);
+    this.secrets = new Secrets(http);
   }
 }

@@ -22,6 +22,9 @@ export type {
   PortInput,
   Progress,
   RuntimeInfo,
+  SecretInfo,
+  SecretRekeyResult,
+  SecretScope,
   SystemInfo,
   Tier,
   TokenScope,
@@ -94,6 +97,7 @@ export {
   type ClientErrorCode,
 } from './errors.js';
 export { Images } from './images.js';
+export { Secrets, WorkspaceSecrets, type PutSecretResult, type SecretOptions } from './secrets.js';
 export { Runtimes, System, type HealthStatus } from './system.js';
 export { Tokens, type CreateTokenInput } from './tokens.js';
 export { Workspace, type EventsOptions, type EventsPage, type WaitOptions } from './workspace.js';

@@ -4,6 +4,7 @@ import { Commands } from './commands.js';
 import { Files } from './files.js';
 import { followLogs, readLogs, streamLogs, type FollowLogsOptions, type LogsOptions } from './logs.js';
 import { Pty } from './pty.js';
+import { WorkspaceSecrets } from './secrets.js';
 
 export interface PreviewOptions extends RequestOptions {
   /** Lifetime of the preview token in ms, at least 1000 (default and cap: the server's maximum, 24 h). */
@@ -30,6 +31,8 @@ export class WorkspaceRef {
   readonly pty: Pty;
   /** Files under `/workspace` and `/configs`. */
   readonly files: Files;
+  /** The workspace's own secrets: `put`, `list`, `delete` (write-only values). */
+  readonly secrets: WorkspaceSecrets;
   readonly #http: HttpClient;
 
   /** @internal */
@@ -39,6 +42,7 @@ export class WorkspaceRef {
     this.commands = new Commands(http, idOrName);
     this.pty = new Pty(http, idOrName);
     this.files = new Files(http, idOrName);
+    this.secrets = new WorkspaceSecrets(http, idOrName);
   }
 
   /**

@@ -13,6 +13,7 @@ export function randomBase32(length: number): string {
 export const newWorkspaceId = (): string => `ws_${randomBase32(16)}`;
 export const newTokenId = (): string => `tok_${randomBase32(12)}`;
 export const newRequestId = (): string => `req_${randomBase32(12)}`;
+export const newSecretId = (): string => `sec_${randomBase32(16)}`;
 /** Bearer secrets: 160 bits of entropy, prefixed so leaked tokens are recognisable by scanners. */
 export const newTokenSecret = (): string => `berth_${randomBytes(20).toString('base64url')}`;
 

@@ -29,4 +29,21 @@ describe('parseStrictJson (B13)', () => {
     expect(() => parseStrictJson('{"a":1,}')).toThrow(StrictJsonError);
     expect(() => parseStrictJson('')).toThrow(StrictJsonError);
   });
+
+  it('never quotes the input in its message (a body may carry a secret)', () => {
+    for (const text of [
+      '{"value": canary-secret-1}',
+      '{"value": "canary-secret-1" x}',
+      '{"value": canary-secret-1',
+    ]) {
+      let message = '';
+      try {
+        parseStrictJson(text);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).not.toBe('');
+      expect(message).not.toMatch(/canary|secret/);
+    }
+  });
 });

@@ -48,8 +48,16 @@ export function parseStrictJson(text: string, maxDepth = 64): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new StrictJsonError(err instanceof Error ? err.message : 'invalid JSON');
+    throw new StrictJsonError(withoutInput(err instanceof Error ? err.message : 'invalid JSON'));
   }
+}
+
+/**
+ * V8 quotes a stretch of the input in some messages (`Unexpected token 'x', "…" is not valid
+ * JSON`). A body may carry a secret, and error messages go back to clients: keep only a fixed text.
+ */
+function withoutInput(message: string): string {
+  return /is not valid JSON$/.test(message) ? 'unexpected token' : message;
 }
 
 const truncate = (s: string): string => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
