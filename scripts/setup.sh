@@ -7,8 +7,10 @@
 #   3. A container engine answering on DOCKER_HOST (or /var/run/docker.sock). When none answers and
 #      this is Debian as root, installs Debian's docker.io and starts dockerd; otherwise says what to do.
 #   4. A static busybox (Debian busybox-static), from which Berth builds its small `shell` image offline.
+#   5. Chromium (Debian chromium, /usr/bin/chromium) for the dashboard's browser tests.
 #
-# Set BERTH_SETUP_SKIP_ENGINE=1 to skip step 3 and 4 (e.g. for lint-only runs).
+# Set BERTH_SETUP_SKIP_ENGINE=1 to skip step 3 and 4 (e.g. for lint-only runs), and
+# BERTH_SETUP_SKIP_BROWSER=1 to skip step 5 (scripts/start.sh does: serving needs no browser).
 # Source it (`. scripts/setup.sh`) to keep its PATH; run it to just prepare the machine.
 set -euo pipefail
 
@@ -139,6 +141,17 @@ ensure_busybox() {
   fi
 }
 
+# The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download).
+ensure_chromium() {
+  if [ -x "${BERTH_CHROMIUM:-/usr/bin/chromium}" ]; then return 0; fi
+  if can_install_debian_packages; then
+    say "installing Debian's chromium (for the dashboard's browser tests)"
+    apt_install chromium || say "chromium could not be installed; the dashboard's browser tests will not run"
+  else
+    say "no Chromium at /usr/bin/chromium: install Debian's chromium (or set BERTH_CHROMIUM) to run the dashboard's browser tests"
+  fi
+}
+
 ensure_node
 if [ "${BERTH_SETUP_SKIP_DEPS:-0}" != 1 ]; then
   ensure_compiler
@@ -147,4 +160,7 @@ fi
 if [ "${BERTH_SETUP_SKIP_ENGINE:-0}" != 1 ]; then
   ensure_engine
   ensure_busybox
+fi
+if [ "${BERTH_SETUP_SKIP_BROWSER:-0}" != 1 ]; then
+  ensure_chromium
 fi

@@ -4,5 +4,7 @@
 # to `berth serve` (e.g. --port 8080 --data-dir ./data).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Serving needs no browser (setup installs Chromium for the dashboard's browser tests only).
+export BERTH_SETUP_SKIP_BROWSER="${BERTH_SETUP_SKIP_BROWSER:-1}"
 . scripts/setup.sh
 exec packages/cli/bin/berth serve "$@"

@@ -24,18 +24,8 @@ export interface SystemRouteDeps {
   };
 }
 
-const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Berth</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5">
-<h1>Berth is running</h1>
-<p>The API is at <code>/v1</code>; its OpenAPI document is at <a href="/v1/openapi.json">/v1/openapi.json</a>.
-Use the <code>berth</code> CLI or the TypeScript SDK. The web dashboard is not built yet.</p>
-</body></html>`;
-
 export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
   const document = openApiDocument();
-
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(LANDING));
 
   app.get('/healthz', async () => {
     const healthy = await deps.engine.ping();

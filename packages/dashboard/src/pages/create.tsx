@@ -1,0 +1,292 @@
+import { BUILTIN_GRANTS, RESTART_POLICIES, TIERS, TIER_NAMES } from '@berth/protocol';
+import type { Berth, RuntimeInfo, WorkspaceSpecInput } from '@berth/sdk';
+import { useEffect, useState, type ReactNode } from 'react';
+import { ErrorBox } from '../components/error-box.js';
+import { Link } from '../components/link.js';
+import { navigate, workspacePath } from '../router.js';
+import { INITIAL, specOf, type Form } from './create-spec.js';
+
+function Field({
+  label,
+  hint,
+  children,
+  id,
+}: {
+  label: string;
+  hint?: string;
+  children: ReactNode;
+  id: string;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {hint ? (
+        <p className="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function CreateWorkspace({ berth }: { berth: Berth }) {
+  const [form, setForm] = useState<Form>(INITIAL);
+  const [runtimes, setRuntimes] = useState<RuntimeInfo[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    berth.runtimes
+      .list()
+      .then(setRuntimes)
+      .catch((err: unknown) => setError(err));
+  }, [berth]);
+  const set = <K extends keyof Form>(key: K, value: Form[K]): void =>
+    setForm((f) => ({ ...f, [key]: value }));
+  const runtime = runtimes.find((r) => r.name === form.runtime);
+
+  const submit = async (): Promise<void> => {
+    setError(null);
+    let spec: WorkspaceSpecInput;
+    try {
+      spec = specOf(form);
+    } catch (err) {
+      setError(err);
+      return;
+    }
+    setBusy(true);
+    try {
+      // Returns the `provisioning` workspace at once; its page shows the progress live.
+      const ws = await berth.workspaces.create(spec, { wait: false });
+      navigate(workspacePath(ws.id));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="narrow">
+      <p>
+        <Link href="/">← Workspaces</Link>
+      </p>
+      <h1>New workspace</h1>
+      <form
+        className="create"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        <Field
+          id="ws-name"
+          label="Name"
+          hint="Lowercase letters, digits and dashes. Left empty, Berth picks one (brave-otter)."
+        >
+          <input
+            id="ws-name"
+            value={form.name}
+            onChange={(e) => set('name', e.target.value)}
+            aria-describedby="ws-name-hint"
+          />
+        </Field>
+        <Field
+          id="ws-runtime"
+          label="Runtime"
+          hint={runtime ? `${runtime.description} Image ${runtime.image}, port ${runtime.port}.` : undefined}
+        >
+          <select
+            id="ws-runtime"
+            value={form.runtime}
+            onChange={(e) => set('runtime', e.target.value)}
+            aria-describedby="ws-runtime-hint"
+          >
+            {runtimes.length === 0 ? <option value="shell">shell</option> : null}
+            {runtimes.map((r) => (
+              <option key={r.name} value={r.name}>
+                {r.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <fieldset>
+          <legend>Isolation tier</legend>
+          {TIERS.map((tier) => (
+            <label key={tier} className="radio">
+              <input
+                type="radio"
+                name="tier"
+                value={tier}
+                checked={form.tier === tier}
+                onChange={() => set('tier', tier)}
+              />
+              {tier} — {TIER_NAMES[tier]}
+              {tier >= 3 ? <span className="muted"> (admin token and server setting only)</span> : null}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset>
+          <legend>/workspace</legend>
+          <Field
+            id="ws-access"
+            label="Mount"
+            hint="An isolated volume by default, or a host directory mounted read-only or read-write. Tier 1 has no /workspace."
+          >
+            <select
+              id="ws-access"
+              value={form.access}
+              onChange={(e) => set('access', e.target.value as Form['access'])}
+              aria-describedby="ws-access-hint"
+            >
+              <option value="">isolated volume (default)</option>
+              <option value="read_only">host directory, read-only</option>
+              <option value="read_write">host directory, read-write</option>
+            </select>
+          </Field>
+          {form.access === 'read_only' || form.access === 'read_write' ? (
+            <Field id="ws-host-path" label="Host directory" hint="An absolute path on the Berth host.">
+              <input
+                id="ws-host-path"
+                value={form.hostPath}
+                onChange={(e) => set('hostPath', e.target.value)}
+                aria-describedby="ws-host-path-hint"
+              />
+            </Field>
+          ) : null}
+        </fieldset>
+        <Field
+          id="ws-env"
+          label="Environment"
+          hint="One KEY=value per line. Reserved keys (WORKSPACE_*, BERTH_*, proxies, loaders) are refused by the API."
+        >
+          <textarea
+            id="ws-env"
+            rows={3}
+            value={form.env}
+            onChange={(e) => set('env', e.target.value)}
+            aria-describedby="ws-env-hint"
+            spellCheck={false}
+          />
+        </Field>
+        <Field id="ws-ports" label="Extra ports" hint="Published on 127.0.0.1, e.g. 3000, 8080:web.">
+          <input
+            id="ws-ports"
+            value={form.ports}
+            onChange={(e) => set('ports', e.target.value)}
+            aria-describedby="ws-ports-hint"
+          />
+        </Field>
+        <Field id="ws-labels" label="Labels" hint="One key=value per line (the berth. prefix is reserved).">
+          <textarea
+            id="ws-labels"
+            rows={2}
+            value={form.labels}
+            onChange={(e) => set('labels', e.target.value)}
+            aria-describedby="ws-labels-hint"
+            spellCheck={false}
+          />
+        </Field>
+        <div className="row wrap">
+          <Field id="ws-memory" label="Memory (MB)" hint="Default: the server's.">
+            <input
+              id="ws-memory"
+              inputMode="numeric"
+              value={form.memoryMb}
+              onChange={(e) => set('memoryMb', e.target.value)}
+              aria-describedby="ws-memory-hint"
+            />
+          </Field>
+          <Field id="ws-cpus" label="CPUs" hint="Default: the server's.">
+            <input
+              id="ws-cpus"
+              inputMode="decimal"
+              value={form.cpus}
+              onChange={(e) => set('cpus', e.target.value)}
+              aria-describedby="ws-cpus-hint"
+            />
+          </Field>
+          <Field id="ws-restart" label="Restart policy">
+            <select
+              id="ws-restart"
+              value={form.restartPolicy}
+              onChange={(e) => set('restartPolicy', e.target.value as Form['restartPolicy'])}
+            >
+              <option value="">runtime default</option>
+              {RESTART_POLICIES.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
+        <fieldset>
+          <legend>Egress</legend>
+          <Field
+            id="ws-egress"
+            label="Network access"
+            hint="Default: none on tier 1, open on tier 2. An allowlist goes through Berth's egress gateway."
+          >
+            <select
+              id="ws-egress"
+              value={form.egress}
+              onChange={(e) => set('egress', e.target.value as Form['egress'])}
+              aria-describedby="ws-egress-hint"
+            >
+              <option value="">tier default</option>
+              <option value="none">none</option>
+              <option value="allowlist">allowlist</option>
+              <option value="open">open</option>
+            </select>
+          </Field>
+          {form.egress === 'allowlist' ? (
+            <Field
+              id="ws-egress-allow"
+              label="Allowed hosts"
+              hint="Host names or patterns, separated by spaces or commas."
+            >
+              <input
+                id="ws-egress-allow"
+                value={form.egressAllow}
+                onChange={(e) => set('egressAllow', e.target.value)}
+                aria-describedby="ws-egress-allow-hint"
+              />
+            </Field>
+          ) : null}
+          <fieldset className="grants">
+            <legend>Grants</legend>
+            <p className="hint">
+              Credentials Berth&apos;s egress gateway injects on HTTPS to the grant&apos;s hosts, from a Berth
+              secret (see <code>berth secrets</code>); the workspace sees only a placeholder.
+            </p>
+            {BUILTIN_GRANTS.map((grant) => (
+              <label key={grant} className="radio">
+                <input
+                  type="checkbox"
+                  checked={form.grants.includes(grant)}
+                  onChange={(e) =>
+                    set(
+                      'grants',
+                      e.target.checked ? [...form.grants, grant] : form.grants.filter((g) => g !== grant),
+                    )
+                  }
+                />
+                {grant}
+              </label>
+            ))}
+          </fieldset>
+        </fieldset>
+        <ErrorBox error={error} title="Not created" />
+        <div className="row end">
+          <Link href="/" className="button">
+            Cancel
+          </Link>
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create workspace'}
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}
