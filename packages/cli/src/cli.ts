@@ -7,6 +7,10 @@ import { registerFiles } from './commands/inside/files.js';
 import { registerLogs } from './commands/inside/logs.js';
 import { registerPreview } from './commands/inside/preview.js';
 import { registerShell } from './commands/inside/shell.js';
+import { registerSecretsList } from './commands/secrets/list.js';
+import { registerSecretsRekey } from './commands/secrets/rekey.js';
+import { registerSecretsRemove } from './commands/secrets/remove.js';
+import { registerSecretsSet } from './commands/secrets/set.js';
 import { registerTokensCreate } from './commands/tokens/create.js';
 import { registerTokensList } from './commands/tokens/list.js';
 import { registerTokensRemove } from './commands/tokens/remove.js';
@@ -16,6 +20,7 @@ import { registerRuntimes } from './commands/runtimes.js';
 import { registerServe } from './commands/serve.js';
 import { registerSystem } from './commands/system.js';
 import { registerCreate } from './commands/workspaces/create.js';
+import { registerEgress } from './commands/workspaces/egress.js';
 import { registerEvents } from './commands/workspaces/events.js';
 import { registerGet } from './commands/workspaces/get.js';
 import { registerKeepalive, registerLifecycle } from './commands/workspaces/lifecycle.js';
@@ -84,6 +89,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLifecycle(program, ctx, 'start');
   registerLifecycle(program, ctx, 'restart');
   registerKeepalive(program, ctx);
+  registerEgress(program, ctx);
   registerRemove(program, ctx);
   registerEvents(program, ctx);
 
@@ -104,6 +110,13 @@ export function buildProgram(ctx: CliContext): Command {
   registerTokensCreate(tokens, ctx);
   registerTokensList(tokens, ctx);
   registerTokensRemove(tokens, ctx);
+  const secrets = program
+    .command('secrets')
+    .description('Secrets: set, list, remove, rekey (values are write-only)');
+  registerSecretsSet(secrets, ctx);
+  registerSecretsList(secrets, ctx);
+  registerSecretsRemove(secrets, ctx);
+  registerSecretsRekey(secrets, ctx);
   registerSystem(program, ctx);
   registerServe(program, ctx);
   return program;

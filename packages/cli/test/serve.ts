@@ -1,5 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { stringify } from 'yaml';
+import { removeLabeled, RUN_LABEL } from '../../server/test/harness.js';
 
 /** The real `berth` launcher, as a user runs it. */
 export const BIN = join(import.meta.dirname, '../bin/berth');
@@ -35,4 +41,48 @@ export async function stopServe(child: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   return exited;
+}
+
+/**
+ * A `berth serve` child on a fresh data dir for one test file, labelled for cleanup: registers
+ * beforeAll/afterAll and returns a synchronous runner of the real `berth` binary against it.
+ */
+export function servedBerth(prefix: string): {
+  berth: (...args: string[]) => { code: number; stdout: string; stderr: string };
+  readonly url: string;
+  readonly dataDir: string;
+} {
+  const runId = `t-${prefix}-${randomUUID().slice(0, 8)}`;
+  let dataDir = '';
+  let url = '';
+  let serve: ChildProcess | undefined;
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), `berth-${prefix}-`));
+    writeFileSync(join(dataDir, 'berth.yaml'), stringify({ engine: { labels: { [RUN_LABEL]: runId } } }));
+    ({ child: serve, url } = await startServe(dataDir));
+  });
+  afterAll(async () => {
+    try {
+      if (serve) await stopServe(serve);
+    } finally {
+      await removeLabeled(runId);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+  return {
+    berth: (...args) => {
+      const res = spawnSync(BIN, ['--url', url, '--data-dir', dataDir, ...args], {
+        env: { ...process.env, BERTH_TOKEN: '', BERTH_URL: '' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+    },
+    get url() {
+      return url;
+    },
+    get dataDir() {
+      return dataDir;
+    },
+  };
 }

@@ -202,6 +202,41 @@ export const ERROR_CODES = {
     workspace: false,
     summary: 'The port is not one of the workspace’s declared ports, or is not published.',
   },
+  secret_not_found: {
+    status: 404,
+    workspace: false,
+    summary:
+      'No secret with that name in that scope; `GET /v1/secrets` (global) or `GET /v1/workspaces/{id}/secrets` lists them.',
+  },
+  invalid_secret_name: {
+    status: 400,
+    workspace: false,
+    summary: 'A secret name is a letter or `_`, then up to 127 letters, digits, `_`, `.` or `-`.',
+  },
+  invalid_secret_value: {
+    status: 400,
+    workspace: false,
+    summary:
+      'A secret value is a UTF-8 string of 1 byte to 64 KiB, sent as `{"value": "..."}`; base64-encode binary values. The value is never echoed.',
+  },
+  secret_unreadable: {
+    status: 500,
+    workspace: false,
+    summary:
+      'A stored secret cannot be opened with the server’s keys: put the key that sealed it back into the key file or `BERTH_SECRETS_KEY` (README, _Secrets_).',
+  },
+  secret_missing: {
+    status: 409,
+    workspace: true,
+    summary:
+      'A secret that `secretEnv` names does not exist (workspace scope or global): set it with `berth secrets set <name>`, then start the workspace.',
+  },
+  egress_unavailable: {
+    status: 503,
+    workspace: true,
+    summary:
+      'The egress gateway could not be set up for the workspace (its socket, CA or token), so it was not started: egress fails closed. See the message and the server log.',
+  },
   internal: {
     status: 500,
     workspace: true,

@@ -8,3 +8,4 @@ export const API_VERSION_PREFIX = '/v1';
 export const DEFAULT_PORT = 7420;
 export * from './paths.js';
 export * from './routes.js';
+export * from './secrets.js';

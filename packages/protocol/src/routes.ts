@@ -18,6 +18,8 @@ export const ROUTES = {
   /** Records activity: resets the idle timeout of a running workspace. */
   keepaliveWorkspace: { method: 'POST', path: '/v1/workspaces/:id/keepalive' },
   deleteWorkspace: { method: 'DELETE', path: '/v1/workspaces/:id' },
+  /** Egress rules and grants change in place; the gateway applies them to the next connection. */
+  updateEgress: { method: 'PATCH', path: '/v1/workspaces/:id/egress' },
   listWorkspaceEvents: { method: 'GET', path: '/v1/workspaces/:id/events' },
   listEvents: { method: 'GET', path: '/v1/events' },
   exec: { method: 'POST', path: '/v1/workspaces/:id/exec' },
@@ -49,6 +51,14 @@ export const ROUTES = {
   createToken: { method: 'POST', path: '/v1/tokens' },
   listTokens: { method: 'GET', path: '/v1/tokens' },
   revokeToken: { method: 'DELETE', path: '/v1/tokens/:id' },
+  /** Secrets are write-only: lists carry names and metadata, never values. */
+  listSecrets: { method: 'GET', path: '/v1/secrets' },
+  putSecret: { method: 'PUT', path: '/v1/secrets/:name' },
+  deleteSecret: { method: 'DELETE', path: '/v1/secrets/:name' },
+  rekeySecrets: { method: 'POST', path: '/v1/secrets/rekey' },
+  listWorkspaceSecrets: { method: 'GET', path: '/v1/workspaces/:id/secrets' },
+  putWorkspaceSecret: { method: 'PUT', path: '/v1/workspaces/:id/secrets/:name' },
+  deleteWorkspaceSecret: { method: 'DELETE', path: '/v1/workspaces/:id/secrets/:name' },
 } as const;
 export type RouteName = keyof typeof ROUTES;
 

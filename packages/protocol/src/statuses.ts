@@ -48,3 +48,11 @@ export type TokenScope = (typeof TOKEN_SCOPES)[number];
 /** What happens when a workspace's main process exits while it should run (seed 002 restart policy). */
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+/** Where a workspace may connect: nowhere, through the egress gateway's allowlist, or directly. */
+export const EGRESS_MODES = ['none', 'allowlist', 'open'] as const;
+export type EgressMode = (typeof EGRESS_MODES)[number];
+
+/** Grants Berth knows by name (host, header and placeholder built in). */
+export const BUILTIN_GRANTS = ['anthropic', 'openai', 'github'] as const;
+export type BuiltinGrant = (typeof BUILTIN_GRANTS)[number];

@@ -1,6 +1,8 @@
 import type { ErrorCode } from './errors.js';
 import type {
+  BuiltinGrant,
   DesiredState,
+  EgressMode,
   RestartPolicy,
   Tier,
   TokenScope,
@@ -44,6 +46,55 @@ export interface WorkspaceSpecInput {
   idleTimeoutMs?: number;
   /** Delete the workspace this long after it was created. */
   ttlMs?: number;
+  /**
+   * Where the workspace may connect. Default: `none` on tier 1, `open` on tier 2, or `allowlist`
+   * on tiers 1-2 when `egress.allow` or `grants` is given. Tiers 3-4 are always `open`.
+   */
+  egress?: EgressPolicyInput;
+  /** Credentials the egress gateway injects on HTTPS to their hosts; the workspace sees placeholders. */
+  grants?: GrantInput[];
+  /**
+   * Env vars filled from secrets (env key → secret name), only when asked for explicitly: the
+   * value then lives in the workspace's processes. Prefer a grant, which never enters the workspace.
+   */
+  secretEnv?: Record<string, string>;
+}
+
+/** Host rules: `api.example.com`, `*.example.com` (sub-domains only), either with `:port`. */
+export interface EgressPolicyInput {
+  mode?: EgressMode;
+  allow?: string[];
+  deny?: string[];
+}
+
+/** A built-in grant by name, or a custom one: `header: prefix + secret` on HTTPS to `hosts`. */
+export type GrantInput =
+  BuiltinGrant | { name: string; hosts: string[]; header: string; secret: string; prefix?: string };
+
+/** A grant as the workspace has it (never the credential). */
+export interface Grant {
+  name: string;
+  hosts: string[];
+  header: string;
+  prefix: string;
+  /** Name of the secret injected (workspace scope first, then global). */
+  secret: string;
+  /** Env var the workspace gets a format-valid placeholder in, if any. */
+  placeholderEnv: string | null;
+}
+
+export interface EgressPolicy {
+  mode: EgressMode;
+  allow: string[];
+  deny: string[];
+}
+
+/** `PATCH /v1/workspaces/{id}/egress`: replaces the given parts; takes effect on the next connection. */
+export interface EgressUpdate {
+  mode?: EgressMode;
+  allow?: string[];
+  deny?: string[];
+  grants?: GrantInput[];
 }
 
 export interface Resources {
@@ -119,6 +170,10 @@ export interface Workspace {
   agent: AgentInfo | null;
   /** Last exec, terminal, log follow, proxied request or keepalive (null: none yet). */
   lastActivityAt: string | null;
+  egress: EgressPolicy;
+  grants: Grant[];
+  /** Env key → secret name (names only, never values). */
+  secretEnv: Record<string, string>;
   createdAt: string;
   updatedAt: string;
   statusChangedAt: string;

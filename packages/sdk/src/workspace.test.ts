@@ -43,6 +43,7 @@ function recordingOps(removeResult?: WorkspaceData) {
       return removeResult;
     },
     events: () => Promise.resolve({ items: [], nextCursor: null }),
+    updateEgress: () => Promise.resolve(data),
     keepalive: () => Promise.resolve({ ...data }),
     streamEvents: () => {
       throw new Error('not used');

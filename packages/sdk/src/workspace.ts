@@ -1,5 +1,6 @@
 import type {
   DesiredState,
+  EgressUpdate,
   LogLine,
   Endpoint,
   PortSpec,
@@ -17,6 +18,7 @@ import type { Commands } from './commands.js';
 import type { EventStreamOptions } from './events.js';
 import type { Files } from './files.js';
 import type { PreviewOptions, PreviewUrl, WorkspaceRef } from './inside.js';
+import type { WorkspaceSecrets } from './secrets.js';
 import type { FollowLogsOptions, LogsOptions } from './logs.js';
 import type { Pty } from './pty.js';
 
@@ -49,6 +51,7 @@ export interface WorkspaceOps {
   fetch(id: string, options: RequestOptions): Promise<WorkspaceData>;
   lifecycle(action: LifecycleAction, id: string, options: WaitOptions): Promise<WorkspaceData>;
   keepalive(id: string, options: RequestOptions): Promise<WorkspaceData>;
+  updateEgress(id: string, update: EgressUpdate, options: RequestOptions): Promise<WorkspaceData>;
   remove(id: string, options: WaitOptions): Promise<WorkspaceData | undefined>;
   events(id: string, options: EventsOptions): Promise<EventsPage>;
   streamEvents(id: string, options: EventStreamOptions): AsyncGenerator<WorkspaceEvent, void, undefined>;
@@ -187,6 +190,11 @@ export class Workspace implements AsyncDisposable {
     return this.#ref.files;
   }
 
+  /** The workspace's own secrets (they win over global ones of the same name there): `put`, `list`, `delete`. */
+  get secrets(): WorkspaceSecrets {
+    return this.#ref.secrets;
+  }
+
   /**
    * The workspace process's output lines: an array, or with `follow: true` each line to `onLine` as it
    * comes until the workspace stops or `signal` aborts.
@@ -239,6 +247,12 @@ export class Workspace implements AsyncDisposable {
    */
   async keepalive(options: RequestOptions = {}): Promise<this> {
     this.#data = await this.#ops.keepalive(this.id, options);
+    return this;
+  }
+
+  /** Replaces egress rules and grants in place (see `Workspaces.updateEgress`). */
+  async updateEgress(update: EgressUpdate, options: RequestOptions = {}): Promise<this> {
+    this.#data = await this.#ops.updateEgress(this.id, update, options);
     return this;
   }
 

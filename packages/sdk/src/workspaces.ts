@@ -1,4 +1,5 @@
 import type {
+  EgressUpdate,
   LogLine,
   Page,
   Progress,
@@ -67,6 +68,7 @@ export class Workspaces {
       fetch: (id, options) => this.#fetch(id, options),
       lifecycle: (action, id, options) => this.#lifecycle(action, id, options),
       keepalive: async (id, options) => (await this.keepalive(id, options)).data,
+      updateEgress: async (id, update, options) => (await this.updateEgress(id, update, options)).data,
       remove: (id, options) => this.#remove(id, options),
       events: (id, options) => this.events(id, options),
       streamEvents: (id, options) => this.streamEvents(id, options),
@@ -166,6 +168,24 @@ export class Workspaces {
   async keepalive(idOrName: string, options: RequestOptions = {}): Promise<Workspace> {
     const { body } = await this.#http.call<WorkspaceData>('keepaliveWorkspace', {
       params: { id: idOrName },
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    return this.#handle(body);
+  }
+
+  /**
+   * Changes a workspace's egress rules and grants in place (`allow`, `deny`, `grants` replace the
+   * current lists); the egress gateway applies them to the next connection. `mode` is fixed at create.
+   */
+  async updateEgress(
+    idOrName: string,
+    update: EgressUpdate,
+    options: RequestOptions = {},
+  ): Promise<Workspace> {
+    const { body } = await this.#http.call<WorkspaceData>('updateEgress', {
+      params: { id: idOrName },
+      body: update,
       timeoutMs: options.timeoutMs,
       signal: options.signal,
     });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { EngineInfo } from '@berth/protocol';
 import { listenAgentSocket } from './api/agent-socket.js';
 import { buildApp } from './api/app.js';
@@ -10,13 +10,19 @@ import { Reconciler } from './reconciler/reconciler.js';
 import { LeaseRepo } from './store/lease-repo.js';
 import { AgentService } from './workspaces/agents.js';
 import { resolveAdminToken } from './auth/admin-token.js';
-import { Authenticator } from './auth/authenticator.js';
+import { ADMIN_PRINCIPAL, Authenticator } from './auth/authenticator.js';
 import { loadConfig, type ConfigFlags, type ResolvedConfig } from './config/load.js';
 import { DockerEngine } from './engine/docker-engine.js';
 import { writeHardenedProfile } from './engine/seccomp.js';
 import { ImageService } from './images/image-service.js';
+import { EgressGateway } from './egress/gateway.js';
+import { AddressPolicy } from './egress/policy.js';
+import { EgressIdentityRepo } from './store/egress-identity-repo.js';
 import { createLogger, SecretRegistry, type Logger } from './log/logger.js';
 import { RuntimeCatalogue } from './runtimes/catalogue.js';
+import { loadSecretCipher } from './secrets/cipher.js';
+import { SecretService } from './secrets/secret-service.js';
+import { SecretRepo } from './store/secret-repo.js';
 import { openDb, type Db } from './store/db.js';
 import { EventNotifier } from './store/event-notifier.js';
 import { MetaRepo, TokenRepo } from './store/token-repo.js';
@@ -61,6 +67,8 @@ export interface Daemon {
   eventNotifier: EventNotifier;
   /** This store's id (the `berth.store` label on everything it creates). */
   storeId: string;
+  /** The secrets store; `resolve(workspaceId, name)` is how credentials are injected. */
+  secrets: SecretService;
   /**
    * Settles when the daemon stopped on its own: another server took the reconciler lease (the
    * daemon then closed itself, as it must not write any more). Never settles otherwise.
@@ -87,11 +95,31 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const admin = resolveAdminToken(config.dataDir, env);
   secrets.add(admin.secret);
+  // Before the store opens: a key file others may read stops the start here.
+  const secretKeys = loadSecretCipher(config.dataDir, env, {
+    keyFile: config.secrets.keyFile === undefined ? undefined : resolve(config.secrets.keyFile),
+  });
 
   let db: Db | undefined;
   try {
     db = await openDb({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
     logger.info({ store: db.dialect, location: db.location, configFile }, 'store ready');
+    // Every stored secret must open with these keys (else the start fails, saying which key is
+    // missing); the values go to the log masker.
+    const secretService = new SecretService({
+      repo: new SecretRepo(db),
+      cipher: secretKeys.cipher,
+      registry: secrets,
+      logger,
+      keySource: secretKeys.file ?? 'BERTH_SECRETS_KEY',
+      // Late-bound: the gateway is made once the workspace repo exists.
+      resealOthers: (): Promise<number> => egress.resealIdentities(),
+    });
+    const storedSecrets = await secretService.verify();
+    logger.info(
+      { keySource: secretKeys.source, keyId: secretKeys.cipher.activeKeyId, secrets: storedSecrets },
+      'secrets ready',
+    );
     const engine = new DockerEngine({
       host: config.engine.host,
       callTimeoutMs: config.engine.callTimeoutMs,
@@ -106,6 +134,8 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       engine: { ...config.engine, labels: { ...config.engine.labels, [LABELS.store]: storeId } },
     };
     const agentSocketDir = config.agents.socketDir ?? join(config.dataDir, 'run');
+    // Apart from the agent socket directory: agent workspaces see that one whole.
+    const egressSocketDir = config.egress.socketDir ?? join(config.dataDir, 'egress');
     // Podman's default seccomp profile lets a workspace create namespaces; tiers 1-2 get Berth's
     // hardening of it instead (engine/seccomp.ts). Docker's default already has those rules.
     let seccompProfile: string | null = null;
@@ -136,6 +166,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       tools,
       passthroughEnv: filterHostEnv(env, config.env.passthroughAllow, config.env.passthroughDeny),
       agentSocketDir,
+      egressSocketDir: (id) => join(egressSocketDir, id),
     });
     const inWorkspace = new InWorkspace({
       engine,
@@ -152,7 +183,28 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     const commands = new CommandService(inWorkspace, config.commands, logger, activity);
     const terminals = new TerminalService(inWorkspace, config.terminals, logger, activity);
     const files = new FileService(inWorkspace, config.files, join(config.dataDir, 'tmp'));
+    const egress: EgressGateway = new EgressGateway({
+      socketDir: egressSocketDir,
+      identities: new EgressIdentityRepo(db),
+      cipher: secretKeys.cipher,
+      resolveSecret: (id: string, name: string, global: boolean): Promise<string | null> =>
+        secretService.resolve(id, name, { global }),
+      loadWorkspace: async (id) => {
+        const ws = await workspaceRepo.getById(id);
+        return ws ? { spec: ws.spec, ownerIsAdmin: ws.ownerId === ADMIN_PRINCIPAL.id } : null;
+      },
+      recordEvent: (id, event) => workspaceRepo.appendEvent(id, event),
+      addresses: new AddressPolicy(config.egress.denyCidrs, config.egress.allowCidrs),
+      dnsServers: config.egress.dnsServers,
+      upstreamCa: config.egress.upstreamCaFile
+        ? readFileSync(resolve(config.egress.upstreamCaFile), 'utf8')
+        : null,
+      caTtlMs: config.egress.caTtlMs,
+      connectTimeoutMs: config.egress.connectTimeoutMs,
+      logger,
+    });
     const workspaces = new WorkspaceService({
+      egress,
       repo: workspaceRepo,
       provisioner,
       commands,
@@ -192,6 +244,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       seccomp: () => (seccompProfile ? 'berth-hardened' : 'engine-default'),
       tokens,
       secrets,
+      secretService,
       commands,
       terminals,
       files,
@@ -242,6 +295,11 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     } else {
       print(`Admin token: ${admin.source === 'env' ? 'from BERTH_ADMIN_TOKEN' : `in ${admin.file}`}`);
     }
+    if (secretKeys.source === 'generated') {
+      print(
+        `Secrets key generated in ${secretKeys.file} (mode 0600); back it up: stored secrets cannot be opened without it`,
+      );
+    }
     const store = db;
     let closing: Promise<void> | undefined;
     let markLost: (holder: string) => void = () => {};
@@ -251,6 +309,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       config,
       eventNotifier,
       storeId,
+      secrets: secretService,
       lost,
       close: () =>
         (closing ??= (async () => {
@@ -260,6 +319,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
           watching.abort();
           await app.close();
           await workspaces.close();
+          await egress.close();
           await reconciler.releaseLease();
           await engine.close();
           await activity.close();

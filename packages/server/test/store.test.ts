@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSpec } from '../src/domain/workspace.js';
 import { migrate, openDb, type Db } from '../src/store/db.js';
+import { SecretRepo } from '../src/store/secret-repo.js';
 import { WorkspaceRepo } from '../src/store/workspace-repo.js';
 
 /** SQLite always; Postgres too when BERTH_TEST_POSTGRES_URL points at a server (scripts/test.sh sets one up). */
@@ -74,6 +75,9 @@ const spec = (name: string): NormalizedSpec => ({
   template: null,
   readiness: null,
   lifecycle: { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null },
+  egress: { mode: 'open', allow: [], deny: [] },
+  grants: [],
+  secretEnv: {},
 });
 
 for (const backend of backends) {
@@ -188,6 +192,71 @@ for (const backend of backends) {
         expect(other.kind).toBe('idempotency_mismatch');
         const { records } = await repo.list({ ownerId: null, limit: 10 });
         expect(records).toHaveLength(1);
+      });
+    });
+
+    it('keeps one secret per name and scope (global is one scope) and drops a deleted workspace’s', async () => {
+      await withDb(async (db) => {
+        const repo = new WorkspaceRepo(db);
+        const secrets = new SecretRepo(db);
+        const ws = 'ws_hhhhhhhhhhhhhhhh';
+        await repo.create(
+          { id: ws, ownerId: 'admin', spec: spec('sec'), specHash: 'h', desiredState: 'running' },
+          null,
+        );
+        const put = (id: string, workspaceId: string | null, sealedValue: string) =>
+          secrets.put({ id, name: 'TOKEN', workspaceId, sealedValue, keyId: 'k' });
+        expect((await put('sec_1', null, 'g1')).kind).toBe('created');
+        expect((await put('sec_2', null, 'g2')).kind).toBe('updated');
+        expect((await put('sec_3', ws, 'w1')).kind).toBe('created');
+        expect((await put('sec_4', ws, 'w2')).kind).toBe('updated');
+        // Concurrent first puts of one name: one row, whoever wins.
+        const raced = await Promise.all(
+          ['sec_5', 'sec_6', 'sec_7'].map((id) =>
+            secrets.put({ id, name: 'RACED', workspaceId: null, sealedValue: id, keyId: 'k' }),
+          ),
+        );
+        expect(raced.filter((r) => r.kind === 'created')).toHaveLength(1);
+        expect(
+          (await secrets.list(null)).map((r) => [
+            r.name,
+            r.sealedValue.startsWith('sec_') ? 'x' : r.sealedValue,
+          ]),
+        ).toEqual([
+          ['RACED', 'x'],
+          ['TOKEN', 'g2'],
+        ]);
+        // The database itself refuses a second global row of one name (NULLs are not distinct here).
+        await expect(
+          db.kysely
+            .insertInto('secrets')
+            .values({
+              id: 'sec_8',
+              name: 'TOKEN',
+              workspace_id: null,
+              sealed_value: 'x',
+              key_id: 'k',
+              created_at: 'now',
+              updated_at: 'now',
+            })
+            .execute(),
+        ).rejects.toThrow();
+        expect((await secrets.candidates(ws, 'TOKEN')).map((r) => r.sealedValue).sort()).toEqual([
+          'g2',
+          'w2',
+        ]);
+        expect(await secrets.reseal('sec_3', 'stale', 'w3', 'k2')).toBe(false);
+        expect(await secrets.reseal('sec_3', 'w2', 'w3', 'k2')).toBe(true);
+
+        // The workspace's deletion takes its secrets; a put afterwards writes nothing.
+        const ev = { type: 't', message: 'm' };
+        await repo.transition(ws, 'deleting', { event: ev });
+        await repo.transition(ws, 'deleted', { event: ev });
+        expect(await secrets.list(ws)).toEqual([]);
+        expect((await put('sec_9', ws, 'late')).kind).toBe('workspace_gone');
+        expect((await secrets.all()).map((r) => r.workspaceId)).toEqual([null, null]);
+        expect(await secrets.delete('TOKEN', null)).toBe(true);
+        expect(await secrets.delete('TOKEN', null)).toBe(false);
       });
     });
 

@@ -63,6 +63,9 @@ export function renderWorkspaceDetails(ws: WorkspaceData, now: Date): string {
       `${ws.resources.memoryMb} MB memory, ${ws.resources.cpus} ${ws.resources.cpus === 1 ? 'CPU' : 'CPUs'}, ${ws.resources.pidsLimit} pids`,
     ],
     ['Env', list(Object.keys(ws.env))],
+    ['Egress', formatEgress(ws)],
+    ['Grants', list(ws.grants.map((g) => `${g.name} (${g.hosts.join(', ')})`))],
+    ['Secret env', list(Object.entries(ws.secretEnv).map(([k, name]) => `${k} ← ${name}`))],
     ['Labels', labels(ws.labels)],
     ['Files', list(ws.files.map((f) => `/configs/${f}`))],
     ['Template', ws.template ?? '-'],
@@ -92,6 +95,14 @@ export function renderWorkspaceDetails(ws: WorkspaceData, now: Date): string {
         ),
   ]);
   return renderKeyValues(pairs);
+}
+
+/** `allowlist: allow a.com, *.b.com; deny c.com`. */
+export function formatEgress(ws: WorkspaceData): string {
+  const parts: string[] = [];
+  if (ws.egress.allow.length > 0) parts.push(`allow ${ws.egress.allow.join(', ')}`);
+  if (ws.egress.deny.length > 0) parts.push(`deny ${ws.egress.deny.join(', ')}`);
+  return parts.length > 0 ? `${ws.egress.mode}: ${parts.join('; ')}` : ws.egress.mode;
 }
 
 /** `2 (policy on-failure, last exit 3, next at …)`. */

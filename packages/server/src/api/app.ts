@@ -15,10 +15,12 @@ import type { Principal } from '../workspaces/spec.js';
 import websocket from '@fastify/websocket';
 import { AGENT_PATH, registerAgentRoutes, type AgentRouteDeps } from './routes/agent.js';
 import { registerCommandRoutes, type CommandRouteDeps } from './routes/commands.js';
+import { registerDashboard } from './routes/dashboard.js';
 import { registerEventRoutes, type EventRouteDeps } from './routes/events.js';
 import { registerFileRoutes, type FileRouteDeps } from './routes/files.js';
 import { registerLogRoutes, type LogRouteDeps } from './routes/logs.js';
 import { PROXY_PATH, registerProxyRoutes, type ProxyRouteDeps } from './routes/proxy.js';
+import { registerSecretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { registerSystemRoutes, type SystemRouteDeps } from './routes/system.js';
 import { registerTerminalRoutes, type TerminalRouteDeps } from './routes/terminals.js';
 import { registerTokenRoutes, type TokenRouteDeps } from './routes/tokens.js';
@@ -41,10 +43,13 @@ export interface AppDeps
     LogRouteDeps,
     EventRouteDeps,
     AgentRouteDeps,
+    SecretRouteDeps,
     Omit<ProxyRouteDeps, 'authenticator'> {
   logger: Logger;
   authenticator: Authenticator;
   bodyLimitBytes: number;
+  /** Where the built dashboard is (default: the server package's assets/dashboard). */
+  dashboardDir?: string;
 }
 
 /** Fastify's own error codes, mapped onto Berth's stable codes. */
@@ -85,7 +90,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return503OnClosing: true,
     // On shutdown, end every connection (log follows, terminals, uploads) instead of waiting.
     forceCloseConnections: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters up to 256 characters (the default 100 would answer a 128-character secret
+    // name with 414); longer ones are still refused, by each route's own validation.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
   });
 
   // Only JSON bodies, parsed strictly (B13): duplicate keys, deep nesting, trailing garbage -> 400.
@@ -148,7 +155,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.status(status).send(body);
   });
 
+  // The dashboard (a single-page app) answers its own routes (`/workspaces/ws_…`) with index.html.
+  const dashboard = registerDashboard(app, deps.dashboardDir);
   app.setNotFoundHandler((req, reply) => {
+    if (dashboard.isPage(req)) return dashboard.sendIndex(reply);
     void reply.status(404).send({
       code: 'route_not_found',
       message: `no route ${req.method} ${req.url.split('?')[0]}; see GET /v1/openapi.json`,
@@ -175,6 +185,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerEventRoutes(scope, deps);
     registerAgentRoutes(scope, deps);
     registerTokenRoutes(scope, deps);
+    registerSecretRoutes(scope, deps);
     registerCommandRoutes(scope, deps);
     registerTerminalRoutes(scope, deps);
     registerFileRoutes(scope, deps);

@@ -1,4 +1,5 @@
-import { ERROR_CODES, ROUTES, type RouteName } from '@berth/protocol';
+import { EgressUpdateSchema } from '../workspaces/workspace-service.js';
+import { ERROR_CODES, ROUTES, SECRET_NAME_PATTERN, type RouteName } from '@berth/protocol';
 import { z } from 'zod';
 import { BERTH_VERSION } from '../version.js';
 import { AgentHeartbeatSchema, AgentRegisterSchema } from '../workspaces/agents.js';
@@ -19,6 +20,9 @@ import {
   HealthSchema,
   ImageInfoSchema,
   RuntimeInfoSchema,
+  SecretInfoSchema,
+  SecretPutSchema,
+  SecretRekeyResultSchema,
   SystemInfoSchema,
   TokenCreateSchema,
   WorkspaceEventSchema,
@@ -88,6 +92,24 @@ const FILE_ERRORS = [
   'file_too_large',
   'file_permission_denied',
   'unsupported_file_type',
+] as const;
+
+const secretNameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: SECRET_NAME_PATTERN.source },
+  description: 'Secret name, e.g. `ANTHROPIC_API_KEY`.',
+};
+const SECRET_PUT_DESCRIPTION =
+  'The value is sealed at rest (AES-256-GCM) and never returned: no response, error, event or log line carries it. Bad input changes nothing.';
+const SECRET_PUT_ERRORS = [
+  'invalid_secret_name',
+  'invalid_secret_value',
+  'validation_failed',
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
 ] as const;
 
 const EVENTS_DESCRIPTION =
@@ -251,6 +273,14 @@ const OPERATIONS: Record<RouteName, Operation> = {
     summary: 'Record activity on a running workspace: its idle timeout (idleTimeoutMs) starts over',
     parameters: [idParam],
     responses: { 200: json(ref('Workspace')), ...errors('workspace_not_found', 'invalid_state') },
+  },
+  updateEgress: {
+    summary: "Change a workspace's egress rules and grants in place",
+    description:
+      'Replaces the given parts (allow, deny, grants); the egress gateway applies them to the next connection and request, without recreating the container. `mode` is fixed at create.',
+    parameters: [idParam],
+    requestBody: { required: true, ...json(ref('EgressUpdate')) },
+    responses: { 200: json(ref('Workspace')), ...errors('workspace_not_found', 'validation_failed') },
   },
   deleteWorkspace: {
     summary: 'Delete a workspace with its container, networks and volumes (idempotent)',
@@ -521,6 +551,60 @@ const OPERATIONS: Record<RouteName, Operation> = {
     parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
     responses: { 204: { description: 'Revoked' }, ...errors('token_not_found', 'forbidden') },
   },
+  listSecrets: {
+    summary: 'Global secrets: names and metadata, never values (admin)',
+    responses: { 200: json(list('SecretInfo')), ...errors('forbidden') },
+  },
+  putSecret: {
+    summary: 'Create or replace a global secret (admin); the value is write-only',
+    description: SECRET_PUT_DESCRIPTION,
+    parameters: [secretNameParam],
+    requestBody: { required: true, ...json(ref('SecretPut')) },
+    responses: {
+      201: { description: 'Created', ...json(ref('SecretInfo')) },
+      200: { description: 'Replaced', ...json(ref('SecretInfo')) },
+      ...errors(...SECRET_PUT_ERRORS, 'forbidden'),
+    },
+  },
+  deleteSecret: {
+    summary: 'Delete a global secret (admin)',
+    parameters: [secretNameParam],
+    responses: {
+      204: { description: 'Deleted' },
+      ...errors('secret_not_found', 'invalid_secret_name', 'forbidden'),
+    },
+  },
+  rekeySecrets: {
+    summary: 'Re-seal every secret with the active key, after a key rotation (admin)',
+    description:
+      'Put the new key first in the key file (or `BERTH_SECRETS_KEY`), keep the old one below it, restart, then call this; afterwards the old key can go. Opens every secret before writing any: if one does not open, nothing changes.',
+    responses: { 200: json(ref('SecretRekeyResult')), ...errors('forbidden', 'secret_unreadable') },
+  },
+  listWorkspaceSecrets: {
+    summary: "A workspace's own secrets: names and metadata, never values (its owner or an admin)",
+    parameters: [idParam],
+    responses: { 200: json(list('SecretInfo')), ...errors('workspace_not_found') },
+  },
+  putWorkspaceSecret: {
+    summary:
+      'Create or replace a secret of one workspace (its owner or an admin); it wins over a global secret of the same name there',
+    description: SECRET_PUT_DESCRIPTION,
+    parameters: [idParam, secretNameParam],
+    requestBody: { required: true, ...json(ref('SecretPut')) },
+    responses: {
+      201: { description: 'Created', ...json(ref('SecretInfo')) },
+      200: { description: 'Replaced', ...json(ref('SecretInfo')) },
+      ...errors(...SECRET_PUT_ERRORS, 'workspace_not_found'),
+    },
+  },
+  deleteWorkspaceSecret: {
+    summary: 'Delete a secret of one workspace (its owner or an admin)',
+    parameters: [idParam, secretNameParam],
+    responses: {
+      204: { description: 'Deleted' },
+      ...errors('secret_not_found', 'invalid_secret_name', 'workspace_not_found'),
+    },
+  },
 };
 
 /** The OpenAPI 3.1 document, generated from the route table and the zod schemas. */
@@ -533,6 +617,7 @@ export function openApiDocument(): Record<string, unknown> {
   add('Workspace', WorkspaceSchema);
   add('WorkspaceEvent', WorkspaceEventSchema);
   add('WorkspaceSpec', WorkspaceSpecSchema, 'input');
+  add('EgressUpdate', EgressUpdateSchema, 'input');
   add('SystemInfo', SystemInfoSchema);
   add('RuntimeInfo', RuntimeInfoSchema);
   add('ImageInfo', ImageInfoSchema);
@@ -548,6 +633,9 @@ export function openApiDocument(): Record<string, unknown> {
   add('LogLine', LogLineSchema);
   add('Preview', PreviewSchema);
   add('UploadSummary', UploadSummarySchema);
+  add('SecretInfo', SecretInfoSchema);
+  add('SecretPut', SecretPutSchema, 'input');
+  add('SecretRekeyResult', SecretRekeyResultSchema);
   add('AgentRegister', AgentRegisterSchema, 'input');
   add('AgentHeartbeat', AgentHeartbeatSchema, 'input');
   add('AgentAck', AgentAckSchema);

@@ -1,7 +1,10 @@
 import {
   DESIRED_STATES,
+  EGRESS_MODES,
   RESTART_POLICIES,
   ERROR_CODE_LIST,
+  SECRET_MAX_VALUE_BYTES,
+  SECRET_SCOPES,
   TOKEN_SCOPES,
   WORKSPACE_ACCESS,
   WORKSPACE_STATUSES,
@@ -14,6 +17,8 @@ import {
   type TerminalInfo,
   type UploadSummary,
   type CreatedApiToken,
+  type SecretInfo,
+  type SecretRekeyResult,
   type ErrorBody,
   type ErrorCode,
   type ImageInfo,
@@ -76,6 +81,21 @@ export const AgentAckSchema = z
   })
   .meta({ id: 'AgentAck' });
 
+export const EgressPolicySchema = z
+  .object({ mode: z.enum(EGRESS_MODES), allow: z.array(z.string()), deny: z.array(z.string()) })
+  .meta({ id: 'EgressPolicy' });
+
+export const GrantSchema = z
+  .object({
+    name: z.string(),
+    hosts: z.array(z.string()),
+    header: z.string(),
+    prefix: z.string(),
+    secret: z.string(),
+    placeholderEnv: z.string().nullable(),
+  })
+  .meta({ id: 'Grant' });
+
 export const WorkspaceSchema = z
   .object({
     id: z.string(),
@@ -120,6 +140,9 @@ export const WorkspaceSchema = z
     }),
     agent: AgentInfoSchema.nullable(),
     lastActivityAt: z.string().nullable(),
+    egress: EgressPolicySchema,
+    grants: z.array(GrantSchema),
+    secretEnv: z.record(z.string(), z.string()),
     createdAt: z.string(),
     updatedAt: z.string(),
     statusChangedAt: z.string(),
@@ -297,6 +320,28 @@ export const TokenCreateSchema = z.strictObject({
   scope: z.enum(TOKEN_SCOPES).default('user'),
 });
 
+export const SecretInfoSchema = z
+  .object({
+    name: z.string(),
+    scope: z.enum(SECRET_SCOPES),
+    workspaceId: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'SecretInfo' });
+
+/** The body of a secret PUT, for the OpenAPI document (routes/secrets.ts checks it, never echoing the value). */
+export const SecretPutSchema = z.strictObject({
+  value: z
+    .string()
+    .min(1)
+    .describe(`UTF-8 text, 1 to ${SECRET_MAX_VALUE_BYTES} bytes once encoded; write-only, never returned`),
+});
+
+export const SecretRekeyResultSchema = z
+  .object({ rekeyed: z.number().int(), keyId: z.string() })
+  .meta({ id: 'SecretRekeyResult' });
+
 // Compile-time agreement between these schemas and the protocol's wire types.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export const responseTypesAgree: [
@@ -315,4 +360,6 @@ export const responseTypesAgree: [
   Same<z.infer<typeof LogLineSchema>, LogLine>,
   Same<z.infer<typeof PreviewSchema>, Preview>,
   Same<z.infer<typeof UploadSummarySchema>, UploadSummary>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof SecretInfoSchema>, SecretInfo>,
+  Same<z.infer<typeof SecretRekeyResultSchema>, SecretRekeyResult>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

@@ -3,9 +3,9 @@ import { AppError } from '../errors.js';
 import type { TokenRepo } from '../store/token-repo.js';
 import { bearerToken } from '../util/bearer.js';
 import { sha256Hex } from '../util/canonical-json.js';
-import type { Principal } from '../workspaces/spec.js';
+import { ADMIN_ID, type Principal } from '../workspaces/spec.js';
 
-export const ADMIN_PRINCIPAL: Principal = { id: 'admin', scope: 'admin' };
+export const ADMIN_PRINCIPAL: Principal = { id: ADMIN_ID, scope: 'admin' };
 
 /** Bearer-token authentication: the admin token (constant-time compare) or a stored user token. */
 export class Authenticator {

@@ -42,7 +42,7 @@ export function configurationMarkdown(): string {
     'this file and the schema disagree. Precedence: defaults → config file → environment → command-line flags.',
     'The config file is YAML: `--config <file>`, `BERTH_CONFIG`, or `<dataDir>/berth.yaml` when it exists.',
     'Every problem is reported at start, all at once. `BERTH_ADMIN_TOKEN` sets the admin bearer token',
-    '(it is never read from the file).',
+    '(it is never read from the file); `BERTH_SECRETS_KEY` likewise sets the secrets keys, instead of `secrets.keyFile`.',
     '',
     '| Key | Environment | Default | Description |',
     '|---|---|---|---|',

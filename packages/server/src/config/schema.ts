@@ -3,6 +3,7 @@ import { CONFIG_PATH, DNS_LABEL } from '../domain/patterns.js';
 import { ReadinessSchema } from '../domain/readiness.js';
 import { BERTH_VERSION } from '../version.js';
 import { RESTART_POLICIES } from '@berth/protocol';
+import { isCidr } from '../util/cidr.js';
 
 const DEFAULT_SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
 
@@ -317,6 +318,67 @@ export const ConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  egress: z
+    .strictObject({
+      socketDir: z
+        .string()
+        .optional()
+        .describe(
+          'Host directory of the per-workspace gateway sockets (one sub-directory per workspace, mounted read-only at /run/berth-egress); default `<dataDir>/egress` (never inside the agent socket directory, which agent workspaces see). Keep it short: a Unix socket path has at most 107 bytes.',
+        ),
+      denyCidrs: z
+        .array(z.string().refine(isCidr, 'a CIDR such as 10.20.0.0/16'))
+        .default([])
+        .describe(
+          "Ranges never dialled besides the built-in X3 list (e.g. the host's own public addresses).",
+        ),
+      allowCidrs: z
+        .array(z.string().refine(isCidr, 'a CIDR such as 10.20.0.0/16'))
+        .default([])
+        .describe(
+          'Private ranges workspaces may reach through the gateway when their policy allows the name (an internal registry). Cloud metadata addresses stay refused.',
+        ),
+      dnsServers: z
+        .array(z.string().regex(/^[0-9a-fA-F.:[\]]+$/, 'an IP, optionally with :port'))
+        .default([])
+        .describe("DNS servers the gateway resolves allowed names with; default: the host's resolver."),
+      upstreamCaFile: z
+        .string()
+        .optional()
+        .describe(
+          'PEM file of extra CAs trusted for upstream HTTPS on granted hosts (a corporate TLS proxy).',
+        ),
+      caTtlMs: z
+        .number()
+        .int()
+        .min(60_000)
+        .default(7 * 24 * 3_600_000)
+        .describe(
+          'Lifetime of a workspace CA; a new one is made at every start. A workspace running longer needs a restart to renew it.',
+        ),
+      connectTimeoutMs: z.number().int().min(100).default(10_000).describe('Upstream connect timeout.'),
+      listenPort: z
+        .number()
+        .int()
+        .min(1024)
+        .max(65535)
+        .default(3128)
+        .describe(
+          'Loopback port inside the workspace where berth-helper forwards to the gateway (HTTP_PROXY).',
+        ),
+    })
+    .prefault({}),
+  secrets: z
+    .strictObject({
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Key file sealing secrets at rest (mode 0600, created at first start; one `<keyId>:<base64 32 bytes>` per line, the first seals); default `<dataDir>/secrets.key`. The env var BERTH_SECRETS_KEY (same format) replaces the file.',
+        ),
+    })
+    .prefault({}),
   runtimes: z
     .record(catalogueName, RuntimeConfigSchema)
     .default({})
@@ -338,4 +400,5 @@ export const ENV_BINDINGS: readonly { env: string; path: string[]; kind: 'string
     { env: 'DOCKER_HOST', path: ['engine', 'host'], kind: 'string' },
     { env: 'BERTH_ALLOW_PRIVILEGED_TIERS', path: ['tiers', 'allowPrivileged'], kind: 'boolean' },
     { env: 'BERTH_GVISOR', path: ['tiers', 'gvisor'], kind: 'string' },
+    { env: 'BERTH_SECRETS_KEY_FILE', path: ['secrets', 'keyFile'], kind: 'string' },
   ];

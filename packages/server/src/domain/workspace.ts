@@ -4,6 +4,8 @@ import type {
   Endpoint,
   PortSpec,
   AgentInfo,
+  EgressPolicy,
+  Grant,
   Resources,
   RestartPolicy,
   Tier,
@@ -38,6 +40,14 @@ export interface NormalizedSpec {
   readiness: Readiness | null;
   /** How the workspace lives, not how its container looks: left out of the spec hash. */
   lifecycle: Lifecycle;
+  /**
+   * Where it may connect (enforced by the egress gateway). Rules and grants can change while it
+   * runs, so they are left out of the spec hash; whether the gateway is its only route is not.
+   */
+  egress: EgressPolicy;
+  grants: Grant[];
+  /** Env key → secret name, written into /configs/.berth/env at each start (never the container config). */
+  secretEnv: Record<string, string>;
 }
 
 export interface Lifecycle {

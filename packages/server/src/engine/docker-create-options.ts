@@ -15,6 +15,7 @@ export function toDockerCreateOptions(plan: ContainerPlan): ContainerCreateOptio
     ...(plan.user ? { User: plan.user } : {}),
     Env: plan.env,
     ...(plan.cmd ? { Cmd: plan.cmd } : {}),
+    ...(plan.entrypoint ? { Entrypoint: plan.entrypoint } : {}),
     ...(plan.workingDir ? { WorkingDir: plan.workingDir } : {}),
     Labels: plan.labels,
     ExposedPorts: exposed,

@@ -498,6 +498,8 @@ export class DockerEngine implements EngineDriver {
             labels: i.Config?.Labels ?? {},
             repoDigests: i.RepoDigests ?? [],
             env: i.Config?.Env ?? [],
+            entrypoint: asArgv(i.Config?.Entrypoint),
+            cmd: asArgv(i.Config?.Cmd),
           };
         } catch (err) {
           if (isNotFound(err)) return null;
@@ -719,4 +721,11 @@ function toContainerState(c: Inspect): ContainerState {
     ports,
     raw: c,
   };
+}
+
+/** ENTRYPOINT/CMD as the engine reports them: an argv array, a string (shell form) or nothing. */
+function asArgv(value: unknown): string[] | null {
+  if (Array.isArray(value)) return value.length > 0 ? value.map(String) : null;
+  if (typeof value === 'string' && value.length > 0) return ['/bin/sh', '-c', value];
+  return null;
 }

@@ -16,6 +16,8 @@ export interface ContainerPlan {
   user: string | null;
   env: string[];
   cmd: string[] | null;
+  /** Overrides the image's ENTRYPOINT (null keeps it). Docker then ignores the image's CMD. */
+  entrypoint?: string[] | null;
   workingDir: string | null;
   labels: Record<string, string>;
   mounts: PlannedMount[];
@@ -95,6 +97,9 @@ export interface ImageDetails {
   repoDigests: string[];
   /** `KEY=value` entries the image sets (a container's env includes them). */
   env: string[];
+  /** The image's ENTRYPOINT and CMD (null when unset). */
+  entrypoint: string[] | null;
+  cmd: string[] | null;
 }
 
 /** A container's main process ended (engine `die` event). */

@@ -83,7 +83,29 @@ export interface LeasesTable {
   acquired_at: string;
 }
 
+/** The egress gateway's identity of one workspace (token hash, CA with its key sealed). */
+export interface EgressIdentitiesTable {
+  workspace_id: string;
+  token_hash: string;
+  ca_cert_pem: string;
+  ca_key_sealed: string;
+  not_after: string;
+  updated_at: string;
+}
+
+/** A secret, sealed (`v1.<keyId>.…`); `workspace_id` null is the global scope. */
+export interface SecretsTable {
+  id: string;
+  name: string;
+  workspace_id: string | null;
+  sealed_value: string;
+  key_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  egress_identities: EgressIdentitiesTable;
   workspaces: WorkspacesTable;
   workspace_labels: WorkspaceLabelsTable;
   workspace_events: WorkspaceEventsTable;
@@ -93,4 +115,5 @@ export interface Database {
   error_codes: CodeTable;
   meta: MetaTable;
   leases: LeasesTable;
+  secrets: SecretsTable;
 }

@@ -307,6 +307,8 @@ export class WorkspaceRepo {
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return undefined;
+      // A deleted workspace's own secrets go with it (SecretRepo.put locks against this).
+      if (to === 'deleted') await trx.deleteFrom('secrets').where('workspace_id', '=', id).execute();
       await this.insertEvent(trx, id, to, change.event);
       appended = true;
       return this.selectById(trx, id, true);
@@ -384,6 +386,27 @@ export class WorkspaceRepo {
       .where('id', '=', id)
       .where('deleted_at', 'is', null)
       .execute();
+  }
+
+  /**
+   * Replaces the parts of a live workspace's spec that change in place (egress rules, grants): the
+   * spec hash and generation stay, so the container is kept. Records the event in the same transaction.
+   */
+  async updateSpecInPlace(id: string, spec: NormalizedSpec, event: EventInput): Promise<boolean> {
+    const changed = await this.k.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('workspaces')
+        .set({ spec_json: JSON.stringify(spec), updated_at: new Date().toISOString() })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where('status', 'not in', ['deleting', 'deleted'])
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      await this.insertEvent(trx, id, null, event);
+      return true;
+    });
+    if (changed) this.notifier.notify();
+    return changed;
   }
 
   /** The live workspace whose agent token has this hash. */
@@ -545,6 +568,10 @@ export class WorkspaceRepo {
     const spec = JSON.parse(row.spec_json) as NormalizedSpec;
     // Specs stored before lifecycle settings existed keep the old behaviour: no restarts.
     spec.lifecycle ??= { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null };
+    // ... and before egress policies existed: what their tier gave them then.
+    spec.egress ??= { mode: spec.tier === 1 ? 'none' : 'open', allow: [], deny: [] };
+    spec.grants ??= [];
+    spec.secretEnv ??= {};
     return {
       id: row.id,
       name: row.name,

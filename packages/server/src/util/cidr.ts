@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /** IPv4 CIDR arithmetic for allocating per-workspace subnets. Pure. */
 export interface Cidr {
   base: number;
@@ -53,4 +54,13 @@ export function pickSubnet(
     if (!taken.some((t) => overlaps(t, candidate))) return formatCidr(candidate);
   }
   return null;
+}
+
+/** `a.b.c.d/n`, `x::y/n` or a bare address. */
+export function isCidr(text: string): boolean {
+  const [net, bits, extra] = text.split('/');
+  if (extra !== undefined || net === undefined || isIP(net) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(net) === 6 ? 128 : 32;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
 }

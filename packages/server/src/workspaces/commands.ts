@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import type { OutputChunk, ProcessHandle } from '../engine/types.js';
 import type { Logger } from '../log/logger.js';
 import { randomBase32 } from '../util/ids.js';
-import { HELPER_IN_WORKSPACE, WORKSPACE_PATH } from './container-plan.js';
+import { HELPER_IN_WORKSPACE, runEnvArgs, WORKSPACE_PATH } from './container-plan.js';
 import { ENV_KEY_PATTERN, isReservedEnvKey } from './env-rules.js';
 import type { InWorkspace } from './in-workspace.js';
 import { attachActive, NO_ACTIVITY, type ActivitySink } from './activity.js';
@@ -220,6 +220,7 @@ export class CommandService {
         cmd: [
           HELPER_IN_WORKSPACE,
           'run',
+          ...runEnvArgs(ws.spec),
           ...(options.background ? ['--background'] : []),
           ...(stdin && this.inWorkspace.helperLingerMs > 0
             ? ['--linger-ms', String(this.inWorkspace.helperLingerMs)]

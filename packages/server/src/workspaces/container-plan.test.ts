@@ -36,6 +36,9 @@ const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({
   template: null,
   readiness: null,
   lifecycle: { restartPolicy: 'never', idleTimeoutMs: null, ttlMs: null },
+  egress: { mode: over.tier === 1 ? 'none' : 'open', allow: [], deny: [] },
+  grants: [],
+  secretEnv: {},
   ...over,
 });
 
@@ -51,6 +54,8 @@ const ctx: PlanContext = {
   extraLabels: { 'berth.test-run': 't1' },
   volumesPrepared: true,
   toolsVolume: 'berth-tools-0123456789abcdef',
+  egress: { socketDir: '/var/lib/berth/run/egress/ws_0123456789abcdef', listenPort: 3128 },
+  imageCommand: { entrypoint: ['/entry'], cmd: ['serve', '--port', '8000'] },
 };
 
 const plan = (s: NormalizedSpec, c: PlanContext = ctx) =>
@@ -240,5 +245,77 @@ describe('planWorkspace: tiers 3 and 4', () => {
       readOnly: false,
     });
     expect(p.network).toBeNull();
+  });
+});
+
+describe('planWorkspace: egress (X1)', () => {
+  const allowlist = spec({
+    egress: { mode: 'allowlist', allow: ['registry.npmjs.org'], deny: [] },
+    grants: [],
+  });
+
+  it('allowlist: no network, no published ports, the gateway socket read-only, proxy and CA env', () => {
+    const p = plan(allowlist);
+    expect(p.network).toBeNull();
+    expect(p.container.network).toEqual({ mode: 'none' });
+    expect(p.container.publishPorts).toEqual([]);
+    expect(p.container.mounts).toContainEqual({
+      type: 'bind',
+      source: '/var/lib/berth/run/egress/ws_0123456789abcdef',
+      target: '/run/berth-egress',
+      readOnly: true,
+    });
+    expect(p.container.env).toContain('HTTPS_PROXY=http://127.0.0.1:3128');
+    expect(p.container.env).toContain('NODE_EXTRA_CA_CERTS=/run/berth-egress/ca.pem');
+    expect(p.container.env).toContain('SSL_CERT_FILE=/run/berth-egress/ca-bundle.pem');
+    // No credential or token in the container config: they live in /configs/.berth.
+    expect(p.container.env.join('\n')).not.toMatch(/TOKEN=|API_KEY=/);
+  });
+
+  it('allowlist: berth-helper boot wraps the image entrypoint and command', () => {
+    const p = plan(allowlist);
+    expect(p.container.entrypoint).toEqual([
+      '/.berth/bin/berth-helper',
+      'boot',
+      '--env-file',
+      '/configs/.berth/env',
+      '--egress-listen',
+      '127.0.0.1:3128',
+      '--egress-socket',
+      '/run/berth-egress/egress.sock',
+      '--egress-token-file',
+      '/configs/.berth/egress-token',
+      '--',
+    ]);
+    expect(p.container.cmd).toEqual(['/entry', 'serve', '--port', '8000']);
+    expect(toDockerCreateOptions(p.container).Entrypoint).toEqual(p.container.entrypoint);
+  });
+
+  it('none on tier 2: loopback only, no gateway, no boot wrapper', () => {
+    const p = plan(spec({ egress: { mode: 'none', allow: [], deny: [] } }));
+    expect(p.container.network).toEqual({ mode: 'none' });
+    expect(p.network).toBeNull();
+    expect(p.container.entrypoint).toBeNull();
+    expect(p.container.mounts.some((m) => m.target === '/run/berth-egress')).toBe(false);
+    expect(p.container.env.some((e) => e.startsWith('HTTPS_PROXY='))).toBe(false);
+  });
+
+  it('open: unchanged (own network, published ports, the image command)', () => {
+    const p = plan(spec());
+    expect(p.container.network).toEqual({ mode: 'network', name: p.network?.name });
+    expect(p.container.entrypoint).toBeNull();
+    expect(p.container.cmd).toBeNull();
+  });
+
+  it('secretEnv alone: boot loads the env file, no egress options', () => {
+    const p = plan(spec({ secretEnv: { DB_PASSWORD: 'db-password' } }));
+    expect(p.container.entrypoint).toEqual([
+      '/.berth/bin/berth-helper',
+      'boot',
+      '--env-file',
+      '/configs/.berth/env',
+      '--',
+    ]);
+    expect(p.container.env.some((e) => e.startsWith('DB_PASSWORD'))).toBe(false);
   });
 });

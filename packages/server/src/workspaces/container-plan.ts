@@ -32,6 +32,18 @@ export const AGENT_TOKEN_FILE = '.berth-agent-token';
 /** Env keys whose values come from the host at plan time, not from the spec: drift ignores them. */
 export const HOST_DERIVED_ENV = ['PLATFORM_URL'];
 
+/** Egress gateway: the per-workspace socket directory (read-only) and Berth's files in /configs. */
+export const EGRESS_SOCKET_MOUNT = '/run/berth-egress';
+export const BERTH_CONFIG_DIR = `${CONFIGS_PATH}/.berth`;
+
+/** Whether the container's entrypoint becomes `berth-helper boot` (egress forwarder, secret env). */
+export const needsBoot = (spec: NormalizedSpec): boolean =>
+  spec.egress.mode === 'allowlist' || Object.keys(spec.secretEnv).length > 0;
+
+/** `berth-helper run` options that give commands and terminals the same env as the main process. */
+export const runEnvArgs = (spec: NormalizedSpec): string[] =>
+  needsBoot(spec) ? ['--env-file', `${BERTH_CONFIG_DIR}/env`] : [];
+
 export interface PlanContext {
   /** Does the engine offer gVisor, and what does the server setting say? */
   gvisorAvailable: boolean;
@@ -60,6 +72,13 @@ export interface PlanContext {
   toolsVolume: string | null;
   /** Host directory of Berth's agent socket, for runtimes with an agent. */
   agentSocketDir: string | null;
+  /** Host directory of this workspace's gateway socket, and the in-workspace proxy port. */
+  egress: { socketDir: string; listenPort: number };
+  /**
+   * The image's ENTRYPOINT and CMD: `berth-helper boot` replaces the entrypoint and runs them
+   * (null when unknown, e.g. for drift checks, which do not compare the command).
+   */
+  imageCommand: { entrypoint: string[] | null; cmd: string[] | null } | null;
 }
 
 export interface WorkspacePlan {
@@ -135,6 +154,10 @@ export function planWorkspace(
   if (runtime.agent && ctx.agentSocketDir) {
     mounts.push({ type: 'bind', source: ctx.agentSocketDir, target: AGENT_SOCKET_MOUNT, readOnly: true });
   }
+  const gateway = spec.egress.mode === 'allowlist';
+  if (gateway) {
+    mounts.push({ type: 'bind', source: ctx.egress.socketDir, target: EGRESS_SOCKET_MOUNT, readOnly: true });
+  }
   if (tier === 4 && ctx.engineSocketPath) {
     mounts.push({
       type: 'bind',
@@ -144,7 +167,31 @@ export function planWorkspace(
     });
   }
 
-  const network = needsNetwork(tier) ? { name: names.network, labels: label('network') } : null;
+  // `none` and `allowlist` leave only loopback: the gateway socket is the one way out (X1).
+  const closed = spec.egress.mode !== 'open';
+  const network = needsNetwork(tier) && !closed ? { name: names.network, labels: label('network') } : null;
+  const proxy = `http://127.0.0.1:${ctx.egress.listenPort}`;
+  const caBundle = `${EGRESS_SOCKET_MOUNT}/ca-bundle.pem`;
+  const gatewayEnv: Record<string, string> = gateway
+    ? {
+        HTTP_PROXY: proxy,
+        HTTPS_PROXY: proxy,
+        http_proxy: proxy,
+        https_proxy: proxy,
+        ALL_PROXY: proxy,
+        all_proxy: proxy,
+        NO_PROXY: 'localhost,127.0.0.1,::1',
+        no_proxy: 'localhost,127.0.0.1,::1',
+        NODE_USE_ENV_PROXY: '1',
+        NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_MOUNT}/ca.pem`,
+        SSL_CERT_FILE: caBundle,
+        REQUESTS_CA_BUNDLE: caBundle,
+        CURL_CA_BUNDLE: caBundle,
+        GIT_SSL_CAINFO: caBundle,
+        PIP_CERT: caBundle,
+        BERTH_EGRESS_PROXY: proxy,
+      }
+    : {};
   const platformEnv: Record<string, string> = {
     WORKSPACE_ID: ws.id,
     WORKSPACE_NAME: spec.name,
@@ -160,7 +207,32 @@ export function planWorkspace(
       : {}),
   };
   // Later entries win: host pass-through, then the runtime's env, then the user's, then the contract.
-  const env = { ...ctx.passthroughEnv, ...runtime.env, ...spec.env, ...platformEnv };
+  const env = { ...ctx.passthroughEnv, ...runtime.env, ...spec.env, ...gatewayEnv, ...platformEnv };
+
+  // berth-helper boot: loads /configs/.berth/env (placeholders, secret env) and, with the gateway,
+  // forwards the proxy port to the socket before it execs the real command.
+  let entrypoint: string[] | null = null;
+  let cmd = runtime.command ?? null;
+  if (needsBoot(spec) && ctx.toolsVolume && ctx.imageCommand) {
+    entrypoint = [
+      HELPER_IN_WORKSPACE,
+      'boot',
+      '--env-file',
+      `${BERTH_CONFIG_DIR}/env`,
+      ...(gateway
+        ? [
+            '--egress-listen',
+            `127.0.0.1:${ctx.egress.listenPort}`,
+            '--egress-socket',
+            `${EGRESS_SOCKET_MOUNT}/egress.sock`,
+            '--egress-token-file',
+            `${BERTH_CONFIG_DIR}/egress-token`,
+          ]
+        : []),
+      '--',
+    ];
+    cmd = [...(ctx.imageCommand.entrypoint ?? []), ...(runtime.command ?? ctx.imageCommand.cmd ?? [])];
+  }
 
   const sandboxed = tier === 1;
   const privileged = tier >= 3;
@@ -170,7 +242,8 @@ export function planWorkspace(
     image: spec.image,
     user: runtime.user,
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    cmd: runtime.command ?? null,
+    cmd,
+    entrypoint,
     workingDir: tier === 1 ? null : WORKSPACE_PATH,
     labels: label('container'),
     mounts,
@@ -183,13 +256,14 @@ export function planWorkspace(
     seccompProfile: privileged ? null : ctx.seccompProfile,
     privileged,
     pidModeHost: privileged,
-    network: sandboxed
-      ? { mode: 'none' }
-      : tier === 4
-        ? { mode: 'host' }
-        : { mode: 'network', name: names.network },
+    network:
+      sandboxed || closed
+        ? { mode: 'none' }
+        : tier === 4
+          ? { mode: 'host' }
+          : { mode: 'network', name: names.network },
     // Tier 1 has no network, so nothing to publish; tier 4 shares the host's ports.
-    publishPorts: sandboxed || tier === 4 ? [] : spec.ports.map((p) => p.port),
+    publishPorts: sandboxed || closed || tier === 4 ? [] : spec.ports.map((p) => p.port),
     memoryBytes,
     nanoCpus: Math.round(spec.resources.cpus * 1e9),
     pidsLimit: spec.resources.pidsLimit,

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import type { Endpoint } from '@berth/protocol';
 import type { ResolvedConfig } from '../config/load.js';
 import type { WorkspaceRecord } from '../domain/workspace.js';
@@ -18,7 +19,9 @@ import {
   CONFIGS_PATH,
   HOST_DERIVED_ENV,
   helperContainerPlan,
+  needsBoot,
   planWorkspace,
+  type PlanContext,
   type WorkspacePlan,
 } from './container-plan.js';
 import type { ToolsVolume } from './tools.js';
@@ -37,6 +40,8 @@ export interface ProvisionerDeps {
   passthroughEnv: Record<string, string>;
   /** Host directory holding Berth's agent socket (bind-mounted into agent workspaces). */
   agentSocketDir: string | null;
+  /** Host directory of a workspace's egress gateway socket (bind-mounted when its policy is allowlist). */
+  egressSocketDir: (workspaceId: string) => string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,7 +63,12 @@ export class Provisioner {
     return this.deps.engine;
   }
 
-  plan(ws: WorkspaceRecord, volumesPrepared = true, toolsVolume: string | null = null): WorkspacePlan {
+  plan(
+    ws: WorkspaceRecord,
+    volumesPrepared = true,
+    toolsVolume: string | null = null,
+    imageCommand: PlanContext['imageCommand'] = null,
+  ): WorkspacePlan {
     const runtime = this.deps.catalogue.get(ws.runtime);
     const host = this.deps.config.engine.host ?? 'unix:///var/run/docker.sock';
     return planWorkspace(ws, runtime, {
@@ -73,6 +83,8 @@ export class Provisioner {
       volumesPrepared,
       toolsVolume,
       agentSocketDir: this.deps.agentSocketDir,
+      egress: { socketDir: this.deps.egressSocketDir(ws.id), listenPort: this.deps.config.egress.listenPort },
+      imageCommand,
     });
   }
 
@@ -108,7 +120,21 @@ export class Provisioner {
       );
       return null;
     });
-    const plan = this.plan(ws, volumesPrepared, tools);
+    const plan = this.plan(ws, volumesPrepared, tools, image);
+    if (needsBoot(ws.spec)) {
+      if (!tools) {
+        throw new AppError(
+          'egress_unavailable',
+          'this workspace needs berth-helper (egress allowlist or secretEnv) and the tools volume could not be made; see the server log',
+        );
+      }
+      if (!plan.container.cmd || plan.container.cmd.length === 0) {
+        throw new AppError(
+          'validation_failed',
+          `image ${ws.spec.image} has no ENTRYPOINT or CMD and runtime "${ws.runtime}" no command, so there is nothing for berth-helper boot to run`,
+        );
+      }
+    }
     if (plan.network) {
       progress({ phase: 'volumes', message: 'creating the workspace network' });
       await this.ensureNetwork(ws, plan.network);
@@ -125,6 +151,10 @@ export class Provisioner {
     }
     failpoint('create.after-volumes');
 
+    // The gateway socket's directory is bind-mounted: it must exist before the container does.
+    if (ws.spec.egress.mode === 'allowlist') {
+      mkdirSync(this.deps.egressSocketDir(ws.id), { recursive: true, mode: 0o755 });
+    }
     progress({ phase: 'container', message: 'creating the container' });
     const existing = await this.findContainer(ws);
     if (existing) await this.engine.containers.remove(existing.id); // stale or half-made: recreate
@@ -154,7 +184,8 @@ export class Provisioner {
     return files;
   }
 
-  private async writeConfigs(ws: WorkspaceRecord, containerId: string, files: Record<string, ConfigFile>) {
+  /** Writes files into /configs as the workspace user (also into a running container). */
+  async writeConfigs(ws: WorkspaceRecord, containerId: string, files: Record<string, ConfigFile>) {
     const [uid, gid] = this.deps.catalogue.get(ws.runtime).user.split(':').map(Number) as [number, number];
     await this.engine.containers.putArchive(containerId, CONFIGS_PATH, await configsArchive(files, uid, gid));
   }

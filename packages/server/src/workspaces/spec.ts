@@ -1,6 +1,9 @@
 import {
+  BUILTIN_GRANTS,
+  EGRESS_MODES,
   RESTART_POLICIES,
   LABEL_PREFIX,
+  SECRET_NAME_PATTERN,
   TIERS,
   WORKSPACE_ACCESS,
   type Tier,
@@ -17,6 +20,8 @@ import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { readTemplate } from '../runtimes/templates.js';
 import { canonicalHash } from '../util/canonical-json.js';
 import { ENV_KEY_PATTERN, isReservedEnvKey } from './env-rules.js';
+import { normalizeGrants } from '../egress/grants.js';
+import { parseRule } from '../egress/policy.js';
 import { hostPathOnDiskProblem, hostPathProblem } from './host-path.js';
 
 /** Workspace names: a DNS label, so a name can never become a path or an option (B1). */
@@ -131,7 +136,35 @@ export const WorkspaceSpecSchema = z.strictObject({
     .min(1000, 'ttlMs is at least 1000 (1 s); leave it out for no automatic delete')
     .max(31_536_000_000)
     .optional(),
+  egress: z
+    .strictObject({
+      mode: z.enum(EGRESS_MODES).optional(),
+      allow: z.array(z.string().max(260)).max(256).optional(),
+      deny: z.array(z.string().max(260)).max(256).optional(),
+    })
+    .optional(),
+  grants: z.array(GrantSchema()).max(16).optional(),
+  secretEnv: z
+    .record(
+      z.string().regex(ENV_KEY_PATTERN, 'env keys are letters, digits and _ and do not start with a digit'),
+      z.string().regex(SECRET_NAME_PATTERN, 'a secret name (see GET /v1/secrets)'),
+    )
+    .optional(),
 });
+
+/** A built-in grant name, or a custom grant. */
+export function GrantSchema() {
+  return z.union([
+    z.enum(BUILTIN_GRANTS),
+    z.strictObject({
+      name: z.string().max(63),
+      hosts: z.array(z.string().max(253)).max(16),
+      header: z.string().max(64),
+      secret: z.string().max(128),
+      prefix: z.string().max(64).optional(),
+    }),
+  ]);
+}
 
 // The schema and the protocol's wire type must agree.
 type SchemaInput = z.infer<typeof WorkspaceSpecSchema>;
@@ -146,6 +179,9 @@ export interface Principal {
   id: string;
   scope: TokenScope;
 }
+
+/** The admin token's principal id: also the `ownerId` of workspaces it created. */
+export const ADMIN_ID = 'admin';
 
 export interface NormalizeContext {
   config: Pick<ResolvedConfig, 'tiers' | 'limits' | 'defaults' | 'hostPaths' | 'templatesDir' | 'dataDir'>;
@@ -318,6 +354,15 @@ export function normalizeSpec(
     }
     files[path] = { contentBase64: bytes.toString('base64'), mode: f.mode ?? 0o644 };
   }
+  const reservedPaths = Object.keys(files).filter(
+    (p) => p === '.berth' || p.startsWith('.berth/') || p.startsWith('.berth-'),
+  );
+  if (reservedPaths.length > 0) {
+    throw new AppError(
+      'validation_failed',
+      `files ${reservedPaths.join(', ')} are reserved: Berth writes .berth/ (gateway token, CA, env) and .berth-agent-token into /configs; choose another path`,
+    );
+  }
   const paths = Object.keys(files);
   for (const p of paths) {
     if (paths.some((q) => q !== p && q.startsWith(`${p}/`))) {
@@ -333,11 +378,27 @@ export function normalizeSpec(
     );
   }
 
+  const { egress, grants } = normalizeEgress(input, tier);
+  const secretEnv = input.secretEnv ?? {};
+  const clashing = Object.keys(secretEnv).filter((k) => isReservedEnvKey(k) || k in env);
+  if (clashing.length > 0) {
+    throw new AppError(
+      'validation_failed',
+      `secretEnv keys ${clashing.join(', ')} are reserved or also set in env; use each key once and no reserved keys`,
+    );
+  }
+
   const readiness = input.readiness ?? runtime.readiness ?? null;
   if (readiness) {
     const port = readiness.http?.port ?? readiness.tcp?.port;
     if (port !== undefined && tier === 1) {
       throw new AppError('validation_failed', 'tier 1 has no network: use a command readiness probe');
+    }
+    if (port !== undefined && egress.mode !== 'open') {
+      throw new AppError(
+        'validation_failed',
+        `with egress ${egress.mode} the workspace has no network interface but loopback: use a command readiness probe`,
+      );
     }
     if (port !== undefined && !ports.some((p) => p.port === port)) {
       throw new AppError(
@@ -365,11 +426,85 @@ export function normalizeSpec(
       idleTimeoutMs: input.idleTimeoutMs ?? null,
       ttlMs: input.ttlMs ?? null,
     },
+    egress,
+    grants,
+    secretEnv,
   };
 }
 
+/**
+ * The egress mode and rules: `none` by default on tier 1, `open` on tier 2, `allowlist` when
+ * rules or grants are given; tiers 3-4 can leave their network namespace, so only `open` is honest.
+ */
+export function normalizeEgress(
+  input: Pick<SchemaInput, 'egress' | 'grants'>,
+  tier: Tier,
+): Pick<NormalizedSpec, 'egress' | 'grants'> {
+  const wantsGateway = (input.egress?.allow?.length ?? 0) > 0 || (input.grants?.length ?? 0) > 0;
+  const mode = input.egress?.mode ?? (wantsGateway ? 'allowlist' : tier === 1 ? 'none' : 'open');
+  if (tier >= 3 && mode !== 'open') {
+    throw new AppError(
+      'validation_failed',
+      `tier ${tier} workspaces are privileged and can change their own network, so egress ${mode} could not be enforced; use tier 1 or 2`,
+    );
+  }
+  if (tier === 1 && mode === 'open') {
+    throw new AppError(
+      'validation_failed',
+      'tier 1 (sandboxed) has no direct network; use egress mode allowlist to reach named hosts through the gateway',
+    );
+  }
+  if ((input.grants?.length ?? 0) > 0 && mode !== 'allowlist') {
+    throw new AppError(
+      'validation_failed',
+      `grants need egress mode allowlist: they are injected by the egress gateway, which ${mode === 'open' ? 'open traffic bypasses' : 'mode none never reaches'}`,
+    );
+  }
+  if (mode !== 'allowlist' && (input.egress?.allow?.length ?? 0) > 0) {
+    throw new AppError('validation_failed', `egress.allow only applies to mode allowlist (mode is ${mode})`);
+  }
+  const rules = (list: string[] | undefined, field: string): string[] =>
+    (list ?? []).map((text) => {
+      try {
+        return parseRule(text).text;
+      } catch (err) {
+        throw new AppError('validation_failed', `egress.${field}: ${(err as Error).message}`);
+      }
+    });
+  let grants;
+  try {
+    grants = normalizeGrants(input.grants ?? []);
+  } catch (err) {
+    throw new AppError('validation_failed', `grants: ${(err as Error).message}`);
+  }
+  return {
+    egress: { mode, allow: rules(input.egress?.allow, 'allow'), deny: rules(input.egress?.deny, 'deny') },
+    grants,
+  };
+}
+
+/** Whether the egress gateway is the workspace's only route out (its container has no network). */
+export const usesGateway = (spec: Pick<NormalizedSpec, 'egress'>): boolean =>
+  spec.egress.mode === 'allowlist';
+
 /** sha256 of what shapes the container: the spec without its name, labels and lifecycle. */
 export function specHash(spec: NormalizedSpec): string {
-  const { name: _name, labels: _labels, lifecycle: _lifecycle, ...shape } = spec;
-  return canonicalHash(shape);
+  const {
+    name: _name,
+    labels: _labels,
+    lifecycle: _lifecycle,
+    egress,
+    grants: _grants,
+    secretEnv,
+    ...shape
+  } = spec;
+  // Rules and grants change in place; the mode and the boot wrapper shape the container. Specs
+  // without either hash as they did before egress policies existed.
+  const gateway = egress.mode !== (spec.tier === 1 ? 'none' : 'open');
+  const wrapper = Object.keys(secretEnv).length > 0;
+  return canonicalHash({
+    ...shape,
+    ...(gateway ? { egressMode: egress.mode } : {}),
+    ...(wrapper ? { secretEnvKeys: Object.keys(secretEnv).sort() } : {}),
+  });
 }

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { ProcessHandle } from '../engine/types.js';
 import type { Logger } from '../log/logger.js';
 import { randomBase32 } from '../util/ids.js';
-import { HELPER_IN_WORKSPACE, WORKSPACE_PATH } from './container-plan.js';
+import { HELPER_IN_WORKSPACE, runEnvArgs, WORKSPACE_PATH } from './container-plan.js';
 import type { InWorkspace } from './in-workspace.js';
 import { attachActive, NO_ACTIVITY, type ActivitySink } from './activity.js';
 import { StreamSession, type OutputListener } from './stream-session.js';
@@ -110,7 +110,16 @@ export class TerminalService {
     const handle = await this.inWorkspace.exec(
       ws,
       {
-        cmd: [HELPER_IN_WORKSPACE, 'run', '--tty', '--pidfile', pidfile, '--', ...cmd],
+        cmd: [
+          HELPER_IN_WORKSPACE,
+          'run',
+          ...runEnvArgs(ws.spec),
+          '--tty',
+          '--pidfile',
+          pidfile,
+          '--',
+          ...cmd,
+        ],
         tty: true,
         env,
         workingDir: options.cwd ?? (ws.spec.tier === 1 ? '/' : WORKSPACE_PATH),

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import {
+  BUILTIN_GRANTS,
+  EGRESS_MODES,
+  type BuiltinGrant,
+  type Grant,
+  type GrantInput,
   type Page,
   type Progress,
   type Workspace,
@@ -25,7 +31,18 @@ import type { CommandService } from './commands.js';
 import { lifecycleDecision } from './idle.js';
 import type { Provisioner } from './provisioner.js';
 import { describe as describeProbe, probeTarget, waitUntilReady } from './readiness.js';
-import { normalizeSpec, specHash, WorkspaceSpecSchema, type Principal } from './spec.js';
+import {
+  ADMIN_ID,
+  GrantSchema,
+  normalizeEgress,
+  normalizeSpec,
+  specHash,
+  usesGateway,
+  WorkspaceSpecSchema,
+  type Principal,
+} from './spec.js';
+import type { EgressGateway } from '../egress/gateway.js';
+import { needsBoot } from './container-plan.js';
 import type { TerminalService } from './terminals.js';
 import { toWireWorkspace } from './view.js';
 import { parseWith } from './validate.js';
@@ -36,6 +53,8 @@ export interface WorkspaceServiceDeps {
   /** Runs command readiness probes, and ends a workspace's commands when it stops. */
   commands: CommandService;
   terminals: TerminalService;
+  /** The egress gateway: sockets, CAs and tokens of workspaces whose policy is allowlist. */
+  egress: EgressGateway;
   engine: EngineDriver;
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
@@ -450,6 +469,13 @@ export class WorkspaceService {
       );
     }
     if (!container.running) return this.handleExit(ws, container);
+    // After a daemon restart the gateway listens again for workspaces that kept running (F8).
+    if (usesGateway(ws.spec) && !(await this.deps.egress.ensureListening(ws.id))) {
+      // No stored identity (it was never attached by this Berth): a restart issues one.
+      this.restarts.add(ws.id);
+      this.enqueue(ws.id);
+      return;
+    }
     const drift = await provisioner.driftOf(ws, container);
     if (drift.length > 0) {
       const message = `the container drifted from its spec (${drift.map((d) => `${d.field}: ${d.detail}`).join('; ')}); recreating it, volumes kept`;
@@ -581,6 +607,8 @@ export class WorkspaceService {
     let createdNow: string | null = null;
     try {
       let container = await provisioner.findContainer(ws);
+      // After a daemon restart the gateway listens again for workspaces that kept running (F8).
+      if (container?.running && usesGateway(ws.spec)) await this.deps.egress.ensureListening(ws.id);
       if (ws.status === 'running' && container?.running) return;
       if (ws.status === 'starting' && container?.running && runtime.agent && !ws.nextAttemptAt) {
         return this.awaitAgent(ws, container);
@@ -637,6 +665,7 @@ export class WorkspaceService {
           `/configs lacks ${missing.join(', ')}, which runtime "${ws.runtime}" requires, and the spec has no copy to restore; add it to the spec's files (or the runtime's template) and recreate the workspace`,
         );
       }
+      if (needsBoot(ws.spec)) await this.prepareBoot(ws, containerId);
       sink({ phase: 'starting', message: 'starting the container' });
       const { state, endpoints } = await provisioner.start(ws, containerId);
       failpoint('create.after-start');
@@ -726,6 +755,74 @@ export class WorkspaceService {
     }
   }
 
+  /**
+   * Before every start of a workspace that boots through berth-helper: a fresh gateway token and
+   * CA with the socket listening (allowlist), and the env file, written into /configs/.berth. A
+   * failure fails the start: such a workspace never runs without its gateway (X7, P5).
+   */
+  private async prepareBoot(ws: WorkspaceRecord, containerId: string): Promise<void> {
+    let files;
+    try {
+      const ownerIsAdmin = ws.ownerId === ADMIN_ID;
+      files = usesGateway(ws.spec)
+        ? await this.deps.egress.attach(ws.id, ws.spec, ownerIsAdmin)
+        : await this.deps.egress.envFile(ws.id, ws.spec, ownerIsAdmin);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError(
+        'egress_unavailable',
+        `the egress gateway could not be set up: ${errorMessage(err)}`,
+      );
+    }
+    await this.deps.provisioner.writeConfigs(ws, containerId, files);
+  }
+
+  /**
+   * Changes a workspace's egress rules and grants in place: the gateway reads them on every
+   * connection, so they apply at once, without recreating the container. Placeholders of new
+   * grants reach new processes (commands, terminals) now and the main process at its next start.
+   */
+  async updateEgress(principal: Principal, ref: string, body: unknown): Promise<Workspace> {
+    const update = parseWith(EgressUpdateSchema, body, 'body');
+    const ws = await this.find(principal, ref);
+    const mode = update.mode ?? ws.spec.egress.mode;
+    if (mode !== ws.spec.egress.mode) {
+      throw new AppError(
+        'validation_failed',
+        `egress.mode is fixed when the workspace is created (it decides the container's network); it is ${ws.spec.egress.mode}. Create a new workspace for mode ${mode}`,
+      );
+    }
+    const grantInputs = update.grants ?? ws.spec.grants.map(grantInputOf);
+    const { egress, grants } = normalizeEgress(
+      {
+        egress: {
+          mode,
+          allow: update.allow ?? ws.spec.egress.allow,
+          deny: update.deny ?? ws.spec.egress.deny,
+        },
+        grants: grantInputs,
+      },
+      ws.spec.tier,
+    );
+    const spec = { ...ws.spec, egress, grants };
+    const changed = await this.repo.updateSpecInPlace(
+      ws.id,
+      spec,
+      ev('workspace.egress_updated', 'egress rules or grants changed', {
+        allow: egress.allow.length,
+        deny: egress.deny.length,
+        grants: grants.map((g) => g.name),
+      }),
+    );
+    if (!changed) throw new AppError('workspace_not_found', `workspace ${ref} is being deleted`);
+    const updated = { ...ws, spec };
+    if (ws.containerId && (ws.status === 'running' || ws.status === 'starting')) {
+      const files = await this.deps.egress.envFile(ws.id, spec, ws.ownerId === ADMIN_ID).catch(() => null);
+      if (files) await this.deps.provisioner.writeConfigs(updated, ws.containerId, files).catch(() => {});
+    }
+    return this.view((await this.repo.getById(ws.id)) ?? updated);
+  }
+
   /** A started agent workspace waits for its agent; past the provision timeout it fails. */
   private async awaitAgent(ws: WorkspaceRecord, container: ContainerState): Promise<void> {
     const runtime = this.deps.catalogue.get(ws.runtime);
@@ -805,6 +902,7 @@ export class WorkspaceService {
       });
       await this.endSessions(ws.id);
       await this.deps.provisioner.removeAll(ws.id);
+      await this.deps.egress.detach(ws.id);
       await this.move(ws, 'deleted', {
         from: ['deleting'],
         event: ev('workspace.deleted', 'container, networks and volumes removed'),
@@ -852,3 +950,23 @@ const ev = (type: string, message: string, data?: Record<string, unknown>) => ({
   message,
   ...(data ? { data } : {}),
 });
+
+export const EgressUpdateSchema = z.strictObject({
+  mode: z.enum(EGRESS_MODES).optional(),
+  allow: z.array(z.string().max(260)).max(256).optional(),
+  deny: z.array(z.string().max(260)).max(256).optional(),
+  grants: z.array(GrantSchema()).max(16).optional(),
+});
+
+/** A stored grant as input again: built-ins by name, the rest spelled out. */
+function grantInputOf(g: Grant): GrantInput {
+  if ((BUILTIN_GRANTS as readonly string[]).includes(g.name) && g.placeholderEnv !== null)
+    return g.name as BuiltinGrant;
+  return {
+    name: g.name,
+    hosts: g.hosts,
+    header: g.header,
+    secret: g.secret,
+    ...(g.prefix ? { prefix: g.prefix } : {}),
+  };
+}

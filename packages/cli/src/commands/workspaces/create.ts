@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { WORKSPACE_ACCESS } from '@berth/protocol';
+import { EGRESS_MODES, WORKSPACE_ACCESS } from '@berth/protocol';
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../../context.js';
 import { ProgressReporter } from '../../format/progress.js';
@@ -32,6 +32,7 @@ Examples:
   $ berth create cfg --file config.yaml=@./config.yaml --file motd.txt='hello'
   $ berth create job --idempotency-key "$CI_JOB_ID" --json | jq -r .id
   $ berth create slow --no-wait && berth get slow
+  $ berth create coder --grant anthropic --allow registry.npmjs.org   # egress through the gateway only
 
 Progress (image pulls and builds) is shown on stderr while the workspace provisions. A workspace
 that ends in status failed prints its error code and message and exits 8; it is kept for inspection
@@ -81,6 +82,28 @@ export function registerCreate(program: Command, ctx: CliContext): void {
       collect(parseFileSpec),
     )
     .option('--template <name>', 'config template (server templates directory) copied into /configs first')
+    .addOption(
+      new Option(
+        '--egress <mode>',
+        'where it may connect: none, allowlist (through the egress gateway) or open (default: none on tier 1, open on tier 2, allowlist with --allow or --grant)',
+      ).choices(EGRESS_MODES),
+    )
+    .option(
+      '--allow <host[:port]>',
+      'egress allow rule: host or *.suffix, optional :port (repeatable)',
+      collect(String),
+    )
+    .option('--deny <host[:port]>', 'egress deny rule, wins over allow (repeatable)', collect(String))
+    .option(
+      '--grant <grant>',
+      'credential the gateway injects: anthropic, openai, github, or name=host[,host]:header:SECRET[:prefix] (repeatable)',
+      collect(String),
+    )
+    .option(
+      '--secret-env <KEY=secret>',
+      "env var filled from a secret in the workspace's processes (never the container config) (repeatable)",
+      collect(parseKeyValue),
+    )
     .option('--idempotency-key <key>', 'retry-safe create: the same key and spec return the first result')
     .option('--no-wait', `${NO_WAIT} (prints the provisioning workspace)`)
     .option('-q, --quiet', 'do not show progress on stderr')

@@ -1,4 +1,12 @@
-import type { ConfigFileInput, PortInput, Tier, WorkspaceAccess, WorkspaceSpecInput } from '@berth/protocol';
+import type {
+  ConfigFileInput,
+  EgressMode,
+  GrantInput,
+  PortInput,
+  Tier,
+  WorkspaceAccess,
+  WorkspaceSpecInput,
+} from '@berth/protocol';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../../exit-codes.js';
 import { parseEnvFile, type EnvFlag, type FileSpec } from '../../parse.js';
@@ -19,6 +27,11 @@ export interface CreateFlags {
   label?: [string, string][];
   file?: FileSpec[];
   template?: string;
+  egress?: EgressMode;
+  allow?: string[];
+  deny?: string[];
+  grant?: string[];
+  secretEnv?: [string, string][];
 }
 
 /** What building a spec needs from the outside world (injected so it is testable on plain values). */
@@ -97,5 +110,36 @@ export function buildSpec(name: string | undefined, flags: CreateFlags, deps: Sp
     spec.files = files;
   }
   if (flags.template !== undefined) spec.template = flags.template;
+
+  const egress: NonNullable<WorkspaceSpecInput['egress']> = {};
+  if (flags.egress !== undefined) egress.mode = flags.egress;
+  if (flags.allow && flags.allow.length > 0) egress.allow = flags.allow;
+  if (flags.deny && flags.deny.length > 0) egress.deny = flags.deny;
+  if (Object.keys(egress).length > 0) spec.egress = egress;
+  if (flags.grant && flags.grant.length > 0) spec.grants = flags.grant.map(parseGrant);
+  if (flags.secretEnv && flags.secretEnv.length > 0) spec.secretEnv = Object.fromEntries(flags.secretEnv);
   return spec;
+}
+
+/**
+ * `--grant anthropic` (built-in) or `--grant name=host[,host]:header:SECRET[:prefix]` (custom),
+ * e.g. `--grant internal=api.internal.example:Authorization:INTERNAL_TOKEN:"Bearer "`.
+ */
+export function parseGrant(text: string): GrantInput {
+  const eq = text.indexOf('=');
+  if (eq < 0) return text as GrantInput; // a built-in name; the server says which exist
+  const name = text.slice(0, eq);
+  const [hosts, header, secret, ...prefix] = text.slice(eq + 1).split(':');
+  if (!hosts || !header || !secret) {
+    throw new UsageError(
+      `--grant ${text}: use a built-in name (anthropic, openai, github) or name=host[,host]:header:SECRET[:prefix]`,
+    );
+  }
+  return {
+    name,
+    hosts: hosts.split(','),
+    header,
+    secret,
+    ...(prefix.length > 0 ? { prefix: prefix.join(':') } : {}),
+  };
 }

@@ -109,6 +109,11 @@ export function registerWorkspaceRoutes(app: FastifyInstance, deps: WorkspaceRou
     return reply.status(204).send();
   });
 
+  app.patch('/v1/workspaces/:id/egress', async (req) => {
+    const { id } = parseWith(IdParams, req.params, 'path');
+    return ws.updateEgress(principalOf(req), id, req.body ?? {});
+  });
+
   // GET /v1/workspaces/:id/events (JSON pages and SSE) lives in routes/events.ts.
 
   // Counts as activity: the idle timeout starts over. Only for a workspace that is (meant to be) running.
