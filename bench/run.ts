@@ -6,6 +6,8 @@
  *
  * - tti:    create → first `exec true` returns. Berth cold (SDK), raw dockerode create+start+exec
  *           with the same security options, and `docker run -d` + `docker exec` via the CLI.
+ * - peers:  the same create → first exec with testcontainers (GenericContainer.start + exec) and the
+ *           devcontainers CLI (devcontainer up + exec), on the same image (bench/peers.ts).
  * - burst:  N concurrent creates, wall time and p95: Berth vs raw dockerode.
  * - exec:   round trip of `true`: Berth `commands.run` vs raw `docker exec` through the API.
  * - files:  write then read 1 MB and 100 MB: Berth `files` vs the raw archive API.
@@ -26,6 +28,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import tar from 'tar-stream';
 import { Berth } from '../packages/sdk/dist/index.js';
+import { measurePeers } from './peers.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'packages/cli/bin/berth');
@@ -40,7 +43,7 @@ const RUNS = num('runs', 50);
 const BURSTS = (args.get('burst') ?? '20,50').split(',').map(Number);
 const WORKSPACES = num('workspaces', 100);
 const CYCLES = num('cycles', 1000);
-const ONLY = new Set((args.get('only') ?? 'tti,burst,exec,files,memory').split(','));
+const ONLY = new Set((args.get('only') ?? 'tti,peers,burst,exec,files,memory').split(','));
 
 const runId = `b-${randomUUID().slice(0, 8)}`;
 const LABEL = { 'berth.bench': runId };
@@ -268,6 +271,24 @@ async function main(): Promise<void> {
           samples: cli,
           baseline: 'tti: raw dockerode create+start+exec',
         });
+    }
+
+    if (ONLY.has('peers')) {
+      const peers = await measurePeers({
+        image: IMAGE,
+        runs: RUNS,
+        label: LABEL,
+        devcontainerBin: join(ROOT, 'node_modules/.bin/devcontainer'),
+        docker,
+      });
+      const base = 'tti: raw dockerode create+start+exec';
+      const baseline = rows.some((r) => r.name === base) ? base : undefined;
+      if (peers.testcontainers.length)
+        rows.push({ name: 'tti: testcontainers start + exec', samples: peers.testcontainers, baseline });
+      if (peers.devcontainer.length)
+        rows.push({ name: 'tti: devcontainer up + exec', samples: peers.devcontainer, baseline });
+      for (const [peer, why] of Object.entries(peers.skipped)) console.error(`peer ${peer} skipped: ${why}`);
+      results.peersSkipped = peers.skipped;
     }
 
     for (const BURST of ONLY.has('burst') ? BURSTS : []) {

@@ -393,6 +393,10 @@ describe('egress gateway (issue 5)', () => {
         ['metadata.google.internal:443', 403, 'not-allowed'],
         [`${bridge}:${apiPort}`, 403, 'not-allowed'],
         ['10.0.0.5:443', 403, 'address'],
+        // E9: DNS over HTTPS or TLS to a public resolver is just another host not on the list.
+        ['1.1.1.1:443', 403, 'not-allowed'],
+        ['1.1.1.1:853', 403, 'not-allowed'],
+        ['dns.google:443', 403, 'not-allowed'],
         // B20: an allowed wildcard name resolving to a private or metadata address.
         ['private.allowed.test:443', 403, 'address'],
         ['meta.allowed.test:443', 403, 'address'],
