@@ -47,6 +47,7 @@ describe('runCli', () => {
       'stop',
       'start',
       'restart',
+      'stats',
       'rm',
       'events',
       'exec',

@@ -26,6 +26,7 @@ import { registerGet } from './commands/workspaces/get.js';
 import { registerKeepalive, registerLifecycle } from './commands/workspaces/lifecycle.js';
 import { registerList } from './commands/workspaces/list.js';
 import { registerRemove } from './commands/workspaces/remove.js';
+import { registerStats } from './commands/workspaces/stats.js';
 import { CliContext, type RunCliOptions } from './context.js';
 import { errorDocument } from './errors.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exit-codes.js';
@@ -89,6 +90,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLifecycle(program, ctx, 'start');
   registerLifecycle(program, ctx, 'restart');
   registerKeepalive(program, ctx);
+  registerStats(program, ctx);
   registerEgress(program, ctx);
   registerRemove(program, ctx);
   registerEvents(program, ctx);

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import { Link } from './components/link.js';
 import { useLiveWorkspaces } from './live.js';
 import { CreateWorkspace } from './pages/create.js';
+import { ImagesPage } from './pages/images.js';
 import { WorkspaceList } from './pages/list.js';
 import { SignIn } from './pages/sign-in.js';
 import { WorkspacePage } from './pages/workspace.js';
@@ -22,7 +23,9 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
         ? `${route.id} · Berth`
         : route.page === 'new'
           ? 'New workspace · Berth'
-          : 'Berth';
+          : route.page === 'images'
+            ? 'Images · Berth'
+            : 'Berth';
   }, [route]);
   return (
     <>
@@ -40,6 +43,9 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
           <Link href="/new" aria-current={route.page === 'new' ? 'page' : undefined}>
             New workspace
           </Link>
+          <Link href="/images" aria-current={route.page === 'images' ? 'page' : undefined}>
+            Images
+          </Link>
         </nav>
         <span
           className={`stream stream-${live.stream}`}
@@ -55,6 +61,7 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
       <div id="content" tabIndex={-1}>
         {route.page === 'list' ? <WorkspaceList berth={berth} live={live} /> : null}
         {route.page === 'new' ? <CreateWorkspace berth={berth} /> : null}
+        {route.page === 'images' ? <ImagesPage berth={berth} /> : null}
         {route.page === 'workspace' ? (
           <WorkspacePage key={route.id} berth={berth} live={live} id={route.id} tab={route.tab} />
         ) : null}

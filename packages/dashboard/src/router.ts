@@ -25,12 +25,14 @@ export function usePath(): string {
 export type Route =
   | { page: 'list' }
   | { page: 'new' }
+  | { page: 'images' }
   | { page: 'workspace'; id: string; tab: string | undefined }
   | { page: 'missing' };
 
 export function parseRoute(path: string): Route {
   if (path === '/' || path === '/workspaces') return { page: 'list' };
   if (path === '/new') return { page: 'new' };
+  if (path === '/images') return { page: 'images' };
   const match = /^\/workspaces\/([^/]+)(?:\/([a-z]+))?\/?$/.exec(path);
   if (match?.[1]) return { page: 'workspace', id: decodeURIComponent(match[1]), tab: match[2] };
   return { page: 'missing' };

@@ -1,14 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARD_DIR } from '../../server/src/api/routes/dashboard.js';
-import { startBerth, type TestBerth } from '../../server/test/harness.js';
+import { docker, startBerth, type TestBerth } from '../../server/test/harness.js';
 
 /**
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a real
- * daemon on the real engine: sign in, create, live status, terminal, logs, files, delete.
+ * daemon on the real engine: sign in, build the image, create, live status, resource chart,
+ * terminal (and leaving it with the keyboard), logs, files, delete; every page's controls have
+ * names and are reached with Tab.
  * BERTH_UPDATE_SCREENSHOTS=1 writes the screenshots into docs/screenshots (else a temporary dir).
  */
 const CHROMIUM = process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium';
@@ -57,15 +60,98 @@ async function typeInTerminal(page: Page, line: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
+/** The few browser objects the in-page functions touch (this file compiles without the DOM library). */
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  outerHTML: string;
+  tagName: string;
+  textContent: string | null;
+  checked?: boolean;
+  getAttribute(name: string): string | null;
+  getClientRects(): { length: number };
+  closest(selector: string): PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  blur(): void;
+}
+interface PageWindow {
+  document: { activeElement: PageElement | null; querySelectorAll(selector: string): Iterable<PageElement> };
+  getComputedStyle(el: PageElement): { visibility: string };
+  MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void };
+  berthProgress?: string[];
+}
+
+/**
+ * Keyboard and labels on the page as shown: every control in the accessibility tree has a name
+ * (from Playwright's ARIA snapshot), and Tab from the top reaches every visible, enabled control
+ * (inactive tabs and unchecked radios excepted: arrow keys move to those).
+ */
+async function keyboardAudit(page: Page): Promise<{ unnamed: string[]; unreached: string[] }> {
+  const snapshot = await page.locator('body').ariaSnapshot();
+  const unnamed = snapshot
+    .split('\n')
+    .filter((line) =>
+      /^\s*- (button|link|textbox|searchbox|combobox|checkbox|radio|spinbutton|slider|switch|tab)(\s*\[[^\]]*\])*\s*(:.*)?$/.test(
+        line,
+      ),
+    );
+  const count = await page.evaluate(() => {
+    const w = globalThis as unknown as PageWindow;
+    const visible = (el: PageElement): boolean =>
+      el.getClientRects().length > 0 && w.getComputedStyle(el).visibility !== 'hidden';
+    const controls = [
+      ...w.document.querySelectorAll(
+        'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])',
+      ),
+    ].filter(
+      (el) =>
+        visible(el) &&
+        // Roving focus: arrow keys move between tabs, and between the radios of a group.
+        !(el.getAttribute('role') === 'tab' && el.getAttribute('aria-selected') !== 'true') &&
+        !(el.getAttribute('type') === 'radio' && !el.checked),
+    );
+    controls.forEach((el, i) => (el.dataset.kbd = String(i)));
+    w.document.activeElement?.blur();
+    return controls.length;
+  });
+  const reached = new Set<string>();
+  for (let i = 0; i < count + 5; i++) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(
+      () => (globalThis as unknown as PageWindow).document.activeElement?.dataset.kbd,
+    );
+    if (id !== undefined) reached.add(id);
+  }
+  const unreached = await page.evaluate(
+    (seen) =>
+      [...(globalThis as unknown as PageWindow).document.querySelectorAll('[data-kbd]')]
+        .filter((el) => !seen.includes(el.dataset.kbd ?? ''))
+        .map((el) => el.outerHTML.slice(0, 160)),
+    [...reached],
+  );
+  await page.evaluate(() =>
+    [...(globalThis as unknown as PageWindow).document.querySelectorAll('[data-kbd]')].forEach(
+      (el) => delete el.dataset.kbd,
+    ),
+  );
+  await page.evaluate(() => (globalThis as unknown as PageWindow).document.activeElement?.blur());
+  return { unnamed, unreached };
+}
+
+async function expectKeyboardUsable(page: Page, what: string): Promise<void> {
+  expect(await keyboardAudit(page), what).toEqual({ unnamed: [], unreached: [] });
+}
+
 describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
-  it('signs in, creates, follows status live, uses terminal, logs and files, stops, starts and deletes', async () => {
+  it('signs in, builds the image, creates, follows status and resource use live, uses terminal, logs and files, stops, starts and deletes', async () => {
     if (!existsSync(join(DASHBOARD_DIR, 'index.html'))) {
       throw new Error(`the dashboard is not built at ${DASHBOARD_DIR}: run npm run build`);
     }
     let berth: TestBerth | undefined;
     let browser: Browser | undefined;
+    // An image tag of this test's own: the Images page builds it, then the workspace uses it.
+    const shellImage = `berth-shell-dash:${randomUUID().slice(0, 8)}`;
     try {
-      berth = await startBerth();
+      berth = await startBerth({ config: { shellImage } });
       browser = await launch();
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
@@ -90,6 +176,7 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
 
       // Sign in: a wrong token is refused with the API's message; the right one is kept in
       // sessionStorage only, never in the URL.
+      await expectKeyboardUsable(page, 'sign-in');
       await page.getByLabel('API token').fill('wrong-token-0000000000');
       await page.getByRole('button', { name: 'Sign in' }).click();
       await expect.poll(() => page.getByRole('alert').innerText()).toContain('unauthenticated');
@@ -104,8 +191,41 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
         (globalThis as { berthNoReload?: boolean }).berthNoReload = true;
       });
 
+      // Images: the shell image is missing; Build makes it, with the progress the API reports.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Images' }).click();
+      const shellRow = page.locator('tr[data-runtime="shell"]');
+      await shellRow.locator('[data-present="false"]').waitFor();
+      expect(await shellRow.innerText()).toContain(shellImage);
+      await expectKeyboardUsable(page, 'images');
+      // Everything the row's status showed while building (the API's progress names the image).
+      await shellRow.evaluate((element) => {
+        const row = element as unknown as PageElement;
+        const seen: string[] = [];
+        const w = globalThis as unknown as PageWindow;
+        w.berthProgress = seen;
+        new w.MutationObserver(() => {
+          const text = row.querySelector('.progress-text')?.textContent;
+          if (text && !seen.includes(text)) seen.push(text);
+        }).observe(row, { subtree: true, childList: true, characterData: true });
+      });
+      await shellRow.getByRole('button', { name: 'Build shell' }).click();
+      await shellRow.locator('[data-present="true"]').waitFor({ timeout: 120_000 });
+      await expect
+        .poll(() => page.getByRole('status').filter({ hasText: 'Built' }).innerText())
+        .toContain(shellImage);
+      const progressSeen = await page.evaluate(
+        () => (globalThis as unknown as PageWindow).berthProgress ?? [],
+      );
+      expect(
+        progressSeen.some((text) => text.includes(`building ${shellImage}`)),
+        progressSeen.join(' | '),
+      ).toBe(true);
+      expect(await shellRow.locator('td').nth(2).innerText()).toMatch(/\d+(\.\d)? (B|KiB|MiB)/);
+      await shot(page, 'images');
+
       // Create from the form; the API's validation message is shown as the API wrote it.
       await page.getByRole('link', { name: 'New workspace' }).first().click();
+      await expectKeyboardUsable(page, 'create form');
       await page.getByLabel('Name').fill('Not A Valid Name');
       await page.getByRole('button', { name: 'Create workspace' }).click();
       await expect.poll(() => page.getByRole('alert').innerText()).toContain('validation_failed');
@@ -121,7 +241,20 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       const preview = page.getByRole('link', { name: /Open preview of agent/ });
       expect(await preview.getAttribute('href')).toMatch(/\/v1\/workspaces\/[^/]+\/ports\/8000\//);
       expect(await preview.getAttribute('href')).not.toContain(berth.token);
-      await shot(page, 'workspace');
+      // Resource use: the chart gets a sample with the current figures as text.
+      const cpuFigure = page.locator('figure[data-metric="cpu"]');
+      await expect
+        .poll(() => cpuFigure.locator('[data-value]').innerText(), { timeout: 30_000 })
+        .toMatch(/^\d+(\.\d)?%$/);
+      expect(await page.locator('figure[data-metric="memory"] [data-value]').innerText()).toMatch(
+        /^\d+(\.\d)? (B|KiB|MiB)$/,
+      );
+      expect(
+        await page
+          .getByRole('img', { name: /^CPU over the last \d+ (seconds|minutes), scale 0 to 100%/ })
+          .getAttribute('aria-label'),
+      ).toMatch(/now \d/);
+      await expectKeyboardUsable(page, 'workspace overview');
 
       // Terminal: run echo and read the output back from xterm.
       await page.getByRole('tab', { name: 'Terminal' }).click();
@@ -129,6 +262,32 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       await typeInTerminal(page, 'echo dash-$((6*7))-ok');
       await expect.poll(() => terminalText(page), { timeout: 15_000 }).toContain('dash-42-ok');
       await shot(page, 'terminal');
+      // The terminal keeps Tab for the shell; Ctrl+] moves focus out of it, to "New terminal"; from
+      // there Shift+Tab reaches the tabs and Tab comes back into the terminal.
+      const focused = (): Promise<string> =>
+        page.evaluate(() => {
+          const el = (globalThis as unknown as PageWindow).document.activeElement;
+          return el?.closest('.xterm') ? 'terminal' : `${el?.tagName ?? ''}:${el?.textContent ?? ''}`;
+        });
+      expect(await page.getByText('Ctrl+] to move focus out').count()).toBe(1);
+      expect(await focused()).toBe('terminal');
+      await page.keyboard.press('Tab');
+      expect(await focused()).toBe('terminal');
+      await page.keyboard.press('Control+BracketRight');
+      expect(await focused()).toBe('BUTTON:New terminal');
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('BUTTON:Terminal');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Tab');
+      expect(await focused()).toBe('terminal');
+      await page.keyboard.type('echo back-$((1+1))');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => terminalText(page)).toContain('back-2');
+      // Some work for the resource chart: 32 MiB held for a minute, and a CPU loop for a while.
+      await typeInTerminal(
+        page,
+        "dd if=/dev/zero bs=32M count=1 2>/dev/null | sleep 60 & timeout 20 sh -c 'while :; do :; done' &",
+      );
       // The terminal follows the window: a narrower window gives the shell fewer columns.
       const columns = async (): Promise<number> => {
         const marker = `cols-${Math.random().toString(36).slice(2, 8)}`;
@@ -162,6 +321,7 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       await expect.poll(() => logs.innerText()).not.toContain(`${logLine}\n`);
       await page.getByPlaceholder('Search logs').fill('');
       await shot(page, 'logs');
+      await expectKeyboardUsable(page, 'logs');
 
       // Files: upload, see it listed, view it, download it and compare.
       await page.getByRole('tab', { name: 'Files' }).click();
@@ -181,13 +341,21 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       expect(download.suggestedFilename()).toBe('hello.txt');
       expect(readFileSync(await download.path(), 'utf8')).toBe(content);
       await shot(page, 'files');
+      await expectKeyboardUsable(page, 'files');
 
       await page.getByRole('tab', { name: 'Events' }).click();
       await page.locator('table.events code', { hasText: 'workspace.running' }).first().waitFor();
       await shot(page, 'events');
 
-      // Stop and start with confirmation; the status follows live.
+      // The overview has followed resource use meanwhile (the chart has a line); then stop and
+      // start with confirmation, the status following live.
       await page.getByRole('tab', { name: 'Overview' }).click();
+      await expect
+        .poll(() => page.locator('figure[data-metric="cpu"] .spark-line').getAttribute('d'), {
+          timeout: 30_000,
+        })
+        .toMatch(/^M[\d.]+ [\d.]+( L[\d.]+ [\d.]+){2}/);
+      await shot(page, 'workspace');
       const header = page.locator('.ws-header');
       await header.getByRole('button', { name: 'Stop' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Stop' }).click();
@@ -200,6 +368,11 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       await page.getByRole('link', { name: '← Workspaces' }).click();
       const row = page.locator(`tr[data-workspace="${name}"]`);
       await row.locator('[data-status="running"]').waitFor();
+      // What it uses now, next to its limits.
+      await expect
+        .poll(() => row.locator('[data-usage]').innerText(), { timeout: 30_000 })
+        .toMatch(/in use: \d+(\.\d)?% CPU, \d/);
+      await expectKeyboardUsable(page, 'workspace list');
       await shot(page, 'workspaces');
       await page.setViewportSize({ width: 768, height: 1024 });
       await shot(page, 'workspaces-tablet');
@@ -223,6 +396,10 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
     } finally {
       await browser?.close();
       await berth?.cleanup();
+      await docker
+        .getImage(shellImage)
+        .remove({ force: true })
+        .catch(() => {});
       if (process.env.BERTH_UPDATE_SCREENSHOTS !== '1') rmSync(SHOTS_DIR, { recursive: true, force: true });
     }
   });

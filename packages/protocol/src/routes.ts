@@ -18,6 +18,8 @@ export const ROUTES = {
   /** Records activity: resets the idle timeout of a running workspace. */
   keepaliveWorkspace: { method: 'POST', path: '/v1/workspaces/:id/keepalive' },
   deleteWorkspace: { method: 'DELETE', path: '/v1/workspaces/:id' },
+  /** One sample of a running workspace's CPU, memory, pids and network use. */
+  workspaceStats: { method: 'GET', path: '/v1/workspaces/:id/stats' },
   /** Egress rules and grants change in place; the gateway applies them to the next connection. */
   updateEgress: { method: 'PATCH', path: '/v1/workspaces/:id/egress' },
   listWorkspaceEvents: { method: 'GET', path: '/v1/workspaces/:id/events' },

@@ -306,6 +306,36 @@ export interface ImageInfo {
   id: string | null;
   sizeBytes: number | null;
   source: 'build' | 'pull';
+  /** What a build or pull of this image is doing now (null: none under way on this server). */
+  progress: Progress | null;
+}
+
+/**
+ * One sample of a running workspace's resource use, as the engine measures it for its container
+ * (`GET /v1/workspaces/{id}/stats`).
+ */
+export interface WorkspaceStats {
+  workspaceId: string;
+  /** When the engine took the sample. */
+  at: string;
+  cpu: {
+    /**
+     * CPU time used over the sampling interval (about a second), in percent of one CPU, as
+     * `docker stats` shows it: 100 is one CPU busy, 200 two.
+     */
+    percent: number;
+    /** CPUs the container can see. */
+    onlineCpus: number;
+  };
+  memory: {
+    /** Memory in use, without the inactive file cache (as `docker stats` counts it). */
+    usageBytes: number;
+    /** The container's memory limit (null when the engine reports none). */
+    limitBytes: number | null;
+  };
+  pids: { current: number; limit: number | null };
+  /** Bytes received and sent over every interface since the container started (0 without a network). */
+  network: { rxBytes: number; txBytes: number };
 }
 
 export interface ApiToken {

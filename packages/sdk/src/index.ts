@@ -32,6 +32,7 @@ export type {
   Workspace as WorkspaceData,
   WorkspaceEvent,
   WorkspaceSpecInput,
+  WorkspaceStats,
   WorkspaceStatus,
 } from '@berth/protocol';
 export { Berth } from './berth.js';

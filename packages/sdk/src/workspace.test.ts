@@ -45,6 +45,7 @@ function recordingOps(removeResult?: WorkspaceData) {
     events: () => Promise.resolve({ items: [], nextCursor: null }),
     updateEgress: () => Promise.resolve(data),
     keepalive: () => Promise.resolve({ ...data }),
+    stats: () => Promise.reject(new Error('not used')),
     streamEvents: () => {
       throw new Error('not used');
     },

@@ -11,6 +11,7 @@ import type {
   Workspace as WorkspaceData,
   WorkspaceError,
   WorkspaceEvent,
+  WorkspaceStats,
   WorkspaceStatus,
 } from '@berth/protocol';
 import type { RequestOptions } from './client.js';
@@ -51,6 +52,7 @@ export interface WorkspaceOps {
   fetch(id: string, options: RequestOptions): Promise<WorkspaceData>;
   lifecycle(action: LifecycleAction, id: string, options: WaitOptions): Promise<WorkspaceData>;
   keepalive(id: string, options: RequestOptions): Promise<WorkspaceData>;
+  stats(id: string, options: RequestOptions): Promise<WorkspaceStats>;
   updateEgress(id: string, update: EgressUpdate, options: RequestOptions): Promise<WorkspaceData>;
   remove(id: string, options: WaitOptions): Promise<WorkspaceData | undefined>;
   events(id: string, options: EventsOptions): Promise<EventsPage>;
@@ -248,6 +250,14 @@ export class Workspace implements AsyncDisposable {
   async keepalive(options: RequestOptions = {}): Promise<this> {
     this.#data = await this.#ops.keepalive(this.id, options);
     return this;
+  }
+
+  /**
+   * One sample of its CPU, memory, pids and network use (see `Workspaces.stats`); `ConflictError`
+   * (`invalid_state`) unless it is running. Does not count as activity.
+   */
+  stats(options: RequestOptions = {}): Promise<WorkspaceStats> {
+    return this.#ops.stats(this.id, options);
   }
 
   /** Replaces egress rules and grants in place (see `Workspaces.updateEgress`). */

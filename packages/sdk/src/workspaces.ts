@@ -6,6 +6,7 @@ import type {
   Workspace as WorkspaceData,
   WorkspaceEvent,
   WorkspaceSpecInput,
+  WorkspaceStats,
   WorkspaceStatus,
 } from '@berth/protocol';
 import { deadline, isTimeoutReason, sleep } from './abort.js';
@@ -68,6 +69,7 @@ export class Workspaces {
       fetch: (id, options) => this.#fetch(id, options),
       lifecycle: (action, id, options) => this.#lifecycle(action, id, options),
       keepalive: async (id, options) => (await this.keepalive(id, options)).data,
+      stats: (id, options) => this.stats(id, options),
       updateEgress: async (id, update, options) => (await this.updateEgress(id, update, options)).data,
       remove: (id, options) => this.#remove(id, options),
       events: (id, options) => this.events(id, options),
@@ -172,6 +174,19 @@ export class Workspaces {
       signal: options.signal,
     });
     return this.#handle(body);
+  }
+
+  /**
+   * One sample of a running workspace's CPU, memory, pids and network use, measured by the engine
+   * over about a second. `ConflictError` (`invalid_state`) unless it is running. Not activity.
+   */
+  async stats(idOrName: string, options: RequestOptions = {}): Promise<WorkspaceStats> {
+    const { body } = await this.#http.call<WorkspaceStats>('workspaceStats', {
+      params: { id: idOrName },
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    return body;
   }
 
   /**

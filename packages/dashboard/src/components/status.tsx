@@ -1,4 +1,4 @@
-import type { WorkspaceData } from '@berth/sdk';
+import type { Progress, WorkspaceData } from '@berth/sdk';
 import { progressText } from '../format.js';
 
 /** A status as a word with a colour and a shape: never colour alone. */
@@ -10,9 +10,13 @@ export function StatusBadge({ status }: { status: WorkspaceData['status'] }) {
   );
 }
 
-/** What a long operation is doing: a bar when the API reports a measure, else a spinner and its words. */
+/** What a workspace's long operation is doing (see ProgressView). */
 export function ProgressLine({ ws }: { ws: Pick<WorkspaceData, 'progress' | 'status'> }) {
-  const { progress } = ws;
+  return <ProgressView progress={ws.progress} />;
+}
+
+/** What a long operation is doing: a bar when the API reports a measure, else a spinner and its words. */
+export function ProgressView({ progress }: { progress: Progress | null }) {
   if (!progress) return null;
   const measured = progress.current !== undefined && progress.total;
   return (

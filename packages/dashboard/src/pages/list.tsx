@@ -1,15 +1,19 @@
 import { WORKSPACE_STATUSES } from '@berth/protocol';
-import type { Berth, WorkspaceData, WorkspaceStatus } from '@berth/sdk';
+import type { Berth, WorkspaceData, WorkspaceStats, WorkspaceStatus } from '@berth/sdk';
 import { useEffect, useState } from 'react';
 import { ActionButtons, useActions } from '../components/actions.js';
 import { ConfirmDialog } from '../components/confirm.js';
 import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { ProgressLine, StatusBadge } from '../components/status.js';
-import { age, limits } from '../format.js';
+import { percent } from '../chart.js';
+import { age, bytes, limits } from '../format.js';
 import { NO_FILTER, visible, type ListFilter } from '../live-state.js';
 import type { Live } from '../live.js';
 import { workspacePath } from '../router.js';
+import { useCurrentStats } from '../stats.js';
+
+const isRunning = (ws: WorkspaceData): boolean => ws.status === 'running' || ws.status === 'unresponsive';
 
 /** Re-renders every few seconds so ages move. */
 function useNow(everyMs: number): number {
@@ -38,6 +42,15 @@ function Endpoints({ ws }: { ws: WorkspaceData }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+function InUse({ stats }: { stats: WorkspaceStats | undefined }) {
+  if (!stats) return null;
+  return (
+    <div className="muted" data-usage>
+      in use: {percent(stats.cpu.percent)} CPU, {bytes(stats.memory.usageBytes)}
+    </div>
   );
 }
 
@@ -110,6 +123,11 @@ export function WorkspaceList({ berth, live }: { berth: Berth; live: Live }) {
   const all = Object.values(live.state.items);
   const runtimes = [...new Set(all.map((ws) => ws.runtime))].sort();
   const rows = visible(live.state, filter);
+  // What the running rows use now (a sample every few seconds, for the first rows only).
+  const usage = useCurrentStats(
+    berth,
+    rows.filter(isRunning).map((ws) => ws.id),
+  );
   return (
     <main>
       <div className="row between">
@@ -134,7 +152,7 @@ export function WorkspaceList({ berth, live }: { berth: Berth; live: Live }) {
               <th scope="col">Status</th>
               <th scope="col">Age</th>
               <th scope="col" className="wide">
-                Resources (limits)
+                Resources (limits; in use)
               </th>
               <th scope="col" className="wide">
                 Endpoints
@@ -163,7 +181,10 @@ export function WorkspaceList({ berth, live }: { berth: Berth; live: Live }) {
                     {age(ws.createdAt, now)}
                   </time>
                 </td>
-                <td className="wide small">{limits(ws)}</td>
+                <td className="wide small">
+                  {limits(ws)}
+                  {isRunning(ws) ? <InUse stats={usage[ws.id]} /> : null}
+                </td>
                 <td className="wide">
                   <Endpoints ws={ws} />
                 </td>

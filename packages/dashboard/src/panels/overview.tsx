@@ -2,6 +2,7 @@ import type { Berth, Endpoint, PreviewUrl, WorkspaceData } from '@berth/sdk';
 import { useState } from 'react';
 import { ErrorBox } from '../components/error-box.js';
 import { limits, time } from '../format.js';
+import { ResourceUse } from './resources.js';
 
 function Preview({ berth, ws, endpoint }: { berth: Berth; ws: WorkspaceData; endpoint: Endpoint }) {
   const [preview, setPreview] = useState<PreviewUrl | null>(null);
@@ -37,7 +38,7 @@ function Preview({ berth, ws, endpoint }: { berth: Berth; ws: WorkspaceData; end
   );
 }
 
-/** Details, endpoints with preview links through Berth's proxy, and what the API does not report. */
+/** Details, endpoints with preview links through Berth's proxy, and resource use over time. */
 export function OverviewPanel({ berth, ws }: { berth: Berth; ws: WorkspaceData }) {
   const rows: Array<[string, string]> = [
     ['Id', ws.id],
@@ -94,6 +95,7 @@ export function OverviewPanel({ berth, ws }: { berth: Berth; ws: WorkspaceData }
           ))}
         </dl>
       </section>
+      <ResourceUse berth={berth} ws={ws} />
       <section aria-labelledby="endpoints-title">
         <h2 id="endpoints-title">Endpoints</h2>
         {ws.endpoints.length === 0 ? (
@@ -105,13 +107,6 @@ export function OverviewPanel({ berth, ws }: { berth: Berth; ws: WorkspaceData }
             ))}
           </ul>
         )}
-      </section>
-      <section aria-labelledby="usage-title">
-        <h2 id="usage-title">Resource use</h2>
-        <p className="muted">
-          The API reports each workspace&apos;s limits, not its live usage: there is no stats endpoint yet, so
-          the dashboard shows no usage chart.
-        </p>
       </section>
     </div>
   );

@@ -8,6 +8,23 @@ import { ErrorBox } from '../components/error-box.js';
 type TermState = 'connecting' | 'open' | 'exited';
 
 /**
+ * The terminal takes Tab (shells complete with it) and nearly every other key, so keyboard users
+ * leave it with Ctrl+] (telnet's escape key, which shells and agents rarely use): focus moves to
+ * the "New terminal" button, from where Tab and Shift+Tab go on through the page.
+ */
+function isLeaveKey(
+  e: Pick<KeyboardEvent, 'type' | 'key' | 'code' | 'ctrlKey' | 'altKey' | 'metaKey'>,
+): boolean {
+  return (
+    e.type === 'keydown' &&
+    e.ctrlKey &&
+    !e.altKey &&
+    !e.metaKey &&
+    (e.key === ']' || e.code === 'BracketRight')
+  );
+}
+
+/**
  * An interactive shell: xterm.js over the PTY WebSocket (`…/terminals/stream`, the token as the
  * `berth.bearer.` subprotocol). It follows the size of its box, so it resizes with the window.
  * Leaving the page kills the shell.
@@ -24,6 +41,7 @@ export function TerminalPanel({
   visible: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
+  const exit = useRef<HTMLButtonElement>(null);
   const fitRef = useRef<FitAddon | null>(null);
   const [session, setSession] = useState(0);
   const [state, setState] = useState<TermState>('connecting');
@@ -44,6 +62,13 @@ export function TerminalPanel({
     fitRef.current = fit;
     term.loadAddon(fit);
     term.open(el);
+    term.textarea?.setAttribute('aria-describedby', 'terminal-keys');
+    term.attachCustomKeyEventHandler((e) => {
+      if (!isLeaveKey(e)) return true;
+      e.preventDefault();
+      exit.current?.focus();
+      return false;
+    });
     const refit = (): void => {
       if (el.offsetWidth > 0 && el.offsetHeight > 0) fit.fit();
     };
@@ -111,11 +136,17 @@ export function TerminalPanel({
                   ? 'Ended'
                   : 'Connecting…'}
           </span>
-          <button type="button" disabled={!running} onClick={() => setSession((s) => s + 1)}>
+          <button ref={exit} type="button" disabled={!running} onClick={() => setSession((s) => s + 1)}>
             New terminal
           </button>
         </div>
       </div>
+      {running ? (
+        <p id="terminal-keys" className="hint">
+          The terminal keeps Tab and most keys for the shell. Press <kbd>Ctrl</kbd>+<kbd>]</kbd> to move focus
+          out of it.
+        </p>
+      ) : null}
       <ErrorBox error={error} />
       {running ? (
         <div ref={box} className="terminal" role="region" aria-label="Terminal" />

@@ -27,6 +27,7 @@ import {
   TokenCreateSchema,
   WorkspaceEventSchema,
   WorkspaceSchema,
+  WorkspaceStatsSchema,
 } from './schemas.js';
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -185,7 +186,7 @@ const OPERATIONS: Record<RouteName, Operation> = {
   },
   listRuntimes: { summary: 'The runtime catalogue', responses: { 200: json(list('RuntimeInfo')) } },
   listImages: {
-    summary: 'Each runtime’s image and whether it is present',
+    summary: 'Each runtime’s image, whether it is present, and the progress of a build or pull under way',
     responses: { 200: json(list('ImageInfo')) },
   },
   buildImage: {
@@ -289,6 +290,16 @@ const OPERATIONS: Record<RouteName, Operation> = {
       204: { description: 'Deleted, or already gone' },
       202: { description: 'Deletion under way (wait=false)', ...json(ref('Workspace')) },
       ...errors('engine_unavailable', 'engine_error'),
+    },
+  },
+  workspaceStats: {
+    summary: "One sample of a running workspace's CPU, memory, pids and network use",
+    description:
+      'Read from the engine for the workspace container (about a second: CPU is measured over that interval). Not activity: it does not reset the idle timeout. A workspace that is not running answers 409 `invalid_state`.',
+    parameters: [idParam],
+    responses: {
+      200: json(ref('WorkspaceStats')),
+      ...errors('workspace_not_found', 'invalid_state', 'engine_unavailable'),
     },
   },
   listWorkspaceEvents: {
@@ -621,6 +632,7 @@ export function openApiDocument(): Record<string, unknown> {
   add('SystemInfo', SystemInfoSchema);
   add('RuntimeInfo', RuntimeInfoSchema);
   add('ImageInfo', ImageInfoSchema);
+  add('WorkspaceStats', WorkspaceStatsSchema);
   add('ApiToken', ApiTokenSchema);
   add('CreatedApiToken', CreatedApiTokenSchema);
   add('TokenCreate', TokenCreateSchema, 'input');

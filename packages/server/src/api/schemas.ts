@@ -26,6 +26,7 @@ import {
   type SystemInfo,
   type Workspace,
   type WorkspaceEvent,
+  type WorkspaceStats,
 } from '@berth/protocol';
 import { z } from 'zod';
 
@@ -237,8 +238,30 @@ export const ImageInfoSchema = z
     id: z.string().nullable(),
     sizeBytes: z.number().nullable(),
     source: z.enum(['build', 'pull']),
+    progress: ProgressSchema.nullable(),
   })
   .meta({ id: 'ImageInfo' });
+
+export const WorkspaceStatsSchema = z
+  .object({
+    workspaceId: z.string(),
+    at: z.string(),
+    cpu: z.object({
+      percent: z
+        .number()
+        .describe(
+          'CPU time over the sampling interval (about 1 s), in percent of one CPU: 200 is two CPUs busy',
+        ),
+      onlineCpus: z.number().int(),
+    }),
+    memory: z.object({
+      usageBytes: z.number().describe('In use, without the inactive file cache (as `docker stats`)'),
+      limitBytes: z.number().nullable(),
+    }),
+    pids: z.object({ current: z.number().int(), limit: z.number().int().nullable() }),
+    network: z.object({ rxBytes: z.number(), txBytes: z.number() }),
+  })
+  .meta({ id: 'WorkspaceStats' });
 
 export const ApiTokenSchema = z
   .object({
@@ -350,6 +373,7 @@ export const responseTypesAgree: [
   Same<z.infer<typeof SystemInfoSchema>, SystemInfo>,
   Same<z.infer<typeof RuntimeInfoSchema>, RuntimeInfo>,
   Same<z.infer<typeof ImageInfoSchema>, ImageInfo>,
+  Same<z.infer<typeof WorkspaceStatsSchema>, WorkspaceStats>,
   Same<z.infer<typeof ApiTokenSchema>, ApiToken>,
   Same<z.infer<typeof CreatedApiTokenSchema>, CreatedApiToken>,
   Same<z.infer<typeof ErrorBodySchema>, ErrorBody>,
@@ -362,4 +386,23 @@ export const responseTypesAgree: [
   Same<z.infer<typeof UploadSummarySchema>, UploadSummary>,
   Same<z.infer<typeof SecretInfoSchema>, SecretInfo>,
   Same<z.infer<typeof SecretRekeyResultSchema>, SecretRekeyResult>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+  true,
+];

@@ -13,6 +13,7 @@ import {
   type OutputChunk,
   type ProcessHandle,
 } from './process.js';
+import { computeStats, hasPreviousCpu, withPrevious, type EngineStatsSample } from './stats.js';
 import type {
   BuildProgress,
   ContainerClient,
@@ -37,6 +38,9 @@ function modemOptions(host: string | undefined): Docker.DockerOptions {
   const url = new URL(address.replace(/^tcp:/, 'http:'));
   return { host: url.hostname, port: Number(url.port || 2375), protocol: 'http' };
 }
+
+/** How long apart two stats readings are taken when the engine gives only one (Podman 4). */
+const STATS_INTERVAL_MS = 1000;
 
 const labelFilter = (labels: Record<string, string>): string =>
   JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
@@ -357,6 +361,28 @@ export class DockerEngine implements EngineDriver {
           ? ((await container.logs({ ...params, follow: true })) as unknown as Readable)
           : Readable.from([await container.logs({ ...params, follow: false })]);
         return Config.Tty ? rawFrames(source) : demuxFrames(source);
+      }),
+
+    stats: (id) =>
+      this.call(`read stats of ${id}`, async () => {
+        // One reading; null when the container is gone or not running (Docker then answers with
+        // the zero time, Podman with an empty body).
+        const sample = async (): Promise<EngineStatsSample | null> => {
+          try {
+            const doc = (await this.docker.getContainer(id).stats({ stream: false })) as
+              EngineStatsSample | string | null;
+            if (typeof doc !== 'object' || doc === null) return null;
+            return doc.read && !doc.read.startsWith('0001-') ? doc : null;
+          } catch (err) {
+            if (isNotFound(err)) return null;
+            throw err;
+          }
+        };
+        const first = await sample();
+        if (!first || hasPreviousCpu(first)) return first && computeStats(first);
+        await new Promise((resolve) => setTimeout(resolve, STATS_INTERVAL_MS));
+        const second = await sample();
+        return second && computeStats(withPrevious(second, first));
       }),
 
     exec: (id, cmd, options = {}) =>

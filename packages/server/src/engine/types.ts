@@ -1,4 +1,4 @@
-import type { EngineCapabilities, EngineInfo } from '@berth/protocol';
+import type { EngineCapabilities, EngineInfo, WorkspaceStats } from '@berth/protocol';
 import type { OutputChunk, ProcessHandle, ProcessSpec } from './process.js';
 
 export type { OutputChunk, ProcessHandle, ProcessSpec };
@@ -128,6 +128,9 @@ export interface BuildProgress {
   message: string;
 }
 
+/** One sample of a running container's resource use (see `WorkspaceStats`). */
+export type ContainerStats = Omit<WorkspaceStats, 'workspaceId'>;
+
 export interface ContainerClient {
   create(plan: ContainerPlan): Promise<string>;
   start(id: string): Promise<void>;
@@ -152,6 +155,11 @@ export interface ContainerClient {
   execProcess(id: string, spec: ProcessSpec, options: { stdin: boolean }): Promise<ProcessHandle>;
   /** The container's output, in order; with `follow`, until it stops or `signal` aborts. */
   logs(id: string, options: LogOptions, signal?: AbortSignal): Promise<AsyncIterable<OutputChunk>>;
+  /**
+   * One sample of a running container's CPU, memory, pids and network use, with CPU measured over
+   * about a second. Null when the container is gone.
+   */
+  stats(id: string): Promise<ContainerStats | null>;
 }
 
 export interface LogOptions {

@@ -19,6 +19,8 @@ export type ProgressSink = (p: Progress) => void;
  */
 export class ImageService {
   private readonly inflight = new Map<string, Promise<ImageDetails>>();
+  /** What each build or pull under way reported last (`GET /v1/images` shows it). */
+  private readonly progress = new Map<string, Progress>();
   private readonly log: Logger;
 
   constructor(
@@ -38,10 +40,10 @@ export class ImageService {
   ): Promise<ImageDetails> {
     const present = await this.engine.images.inspect(image);
     if (present && !this.isStale(image, present)) return present;
-    return this.singleFlight(image, () =>
+    return this.singleFlight(image, onProgress, (report) =>
       image === this.catalogue.shellImage
-        ? this.buildShell(onProgress)
-        : this.pull(image, runtime, onProgress, signal),
+        ? this.buildShell(report)
+        : this.pull(image, runtime, report, signal),
     );
   }
 
@@ -54,15 +56,29 @@ export class ImageService {
         `Berth has no build recipe for runtime "${runtime.name}" (image ${runtime.image}); it is pulled when missing`,
       );
     }
-    await this.singleFlight(runtime.image, () => this.buildShell(onProgress));
+    await this.singleFlight(runtime.image, onProgress, (report) => this.buildShell(report));
     return this.info(runtime);
   }
 
-  /** One build or pull per image at a time, however many callers ask. */
-  private singleFlight(image: string, make: () => Promise<ImageDetails>): Promise<ImageDetails> {
+  /**
+   * One build or pull per image at a time, however many callers ask. Its progress goes to the
+   * first caller and is kept for `list()` until it ends.
+   */
+  private singleFlight(
+    image: string,
+    onProgress: ProgressSink,
+    make: (report: ProgressSink) => Promise<ImageDetails>,
+  ): Promise<ImageDetails> {
     const running = this.inflight.get(image);
     if (running) return running;
-    const job = make().finally(() => this.inflight.delete(image));
+    const report: ProgressSink = (p) => {
+      this.progress.set(image, p);
+      onProgress(p);
+    };
+    const job = make(report).finally(() => {
+      this.inflight.delete(image);
+      this.progress.delete(image);
+    });
     this.inflight.set(image, job);
     return job;
   }
@@ -158,6 +174,7 @@ export class ImageService {
       id: details?.id ?? null,
       sizeBytes: details?.sizeBytes ?? null,
       source: runtime.image === this.catalogue.shellImage ? 'build' : 'pull',
+      progress: this.progress.get(runtime.image) ?? null,
     };
   }
 

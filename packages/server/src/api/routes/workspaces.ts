@@ -1,9 +1,11 @@
-import { WORKSPACE_STATUSES, type WorkspaceStatus } from '@berth/protocol';
+import { WORKSPACE_STATUSES, type WorkspaceStats, type WorkspaceStatus } from '@berth/protocol';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { EngineDriver } from '../../engine/types.js';
 import { AppError } from '../../errors.js';
 import { decodeCursor } from '../../store/workspace-repo.js';
 import type { ActivitySink } from '../../workspaces/activity.js';
+import type { Provisioner } from '../../workspaces/provisioner.js';
 import { parseWith } from '../../workspaces/validate.js';
 import type { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { principalOf } from '../app.js';
@@ -13,6 +15,9 @@ export interface WorkspaceRouteDeps {
   workspaces: WorkspaceService;
   /** Keepalive records activity here. */
   activity: ActivitySink;
+  /** Stats read the workspace's container from the engine. */
+  provisioner: Provisioner;
+  engine: EngineDriver;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -115,6 +120,27 @@ export function registerWorkspaceRoutes(app: FastifyInstance, deps: WorkspaceRou
   });
 
   // GET /v1/workspaces/:id/events (JSON pages and SSE) lives in routes/events.ts.
+
+  // One sample of the container's resource use (the engine measures CPU over about a second).
+  // Not activity: watching a workspace does not keep it from idling.
+  app.get('/v1/workspaces/:id/stats', async (req): Promise<WorkspaceStats> => {
+    const { id } = parseWith(IdParams, req.params, 'path');
+    const record = await ws.resolve(principalOf(req), id);
+    const notRunning = () =>
+      new AppError(
+        'invalid_state',
+        `workspace ${record.name} is not running (status ${record.status}); ${
+          record.status === 'provisioning' || record.status === 'starting'
+            ? 'ask again once it is running'
+            : 'start it to see its resource use'
+        }`,
+      );
+    const container = await deps.provisioner.findContainer(record);
+    if (!container?.running) throw notRunning();
+    const stats = await deps.engine.containers.stats(container.id);
+    if (!stats) throw notRunning();
+    return { workspaceId: record.id, ...stats };
+  });
 
   // Counts as activity: the idle timeout starts over. Only for a workspace that is (meant to be) running.
   app.post('/v1/workspaces/:id/keepalive', async (req) => {
