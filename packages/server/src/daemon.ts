@@ -228,6 +228,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
       logger,
       storeId,
       holder,
+      egress,
     });
     const tokens = new TokenRepo(db);
     const app = buildApp({

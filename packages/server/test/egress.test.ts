@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -577,6 +577,25 @@ describe('egress gateway (issue 5)', () => {
       } finally {
         await again.close();
       }
+    });
+  });
+
+  it('reaps gateway state whose workspace is gone, and keeps that of live ones', async () => {
+    await withBerth({ config: { ...config(), reconciler: { intervalMs: 300 } } }, async (berth) => {
+      const ws = await create(berth, { egress: { allow: ['a.allowed.test'] } });
+      const stray = join(berth.dataDir, 'egress', 'ws_0123456789abcdef');
+      mkdirSync(stray, { recursive: true });
+      writeFileSync(join(stray, 'ca.pem'), 'left by an interrupted delete');
+      await until(
+        'the stray directory reaped',
+        () => Promise.resolve(existsSync(stray)),
+        (present) => !present,
+        10_000,
+      );
+      expect(existsSync(join(berth.dataDir, 'egress', ws.id, 'egress.sock'))).toBe(true);
+      // A deleted workspace leaves nothing behind.
+      expect((await berth.api('DELETE', `/v1/workspaces/${ws.id}`)).status).toBe(204);
+      expect(existsSync(join(berth.dataDir, 'egress', ws.id))).toBe(false);
     });
   });
 

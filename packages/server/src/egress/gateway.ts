@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promises as dns } from 'node:dns';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
@@ -90,6 +90,7 @@ interface Binding {
   sockets: Set<Socket>;
 }
 
+const WORKSPACE_ID = /^ws_[0-9a-z]{16}$/;
 /** Upstream silence tolerated mid-request (model APIs stream slowly). */
 const IDLE_TIMEOUT_MS = 300_000;
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -241,6 +242,15 @@ export class EgressGateway {
         count++;
     }
     return count;
+  }
+
+  /** Workspaces with gateway state on disk (their socket directories). */
+  attachedIds(): string[] {
+    try {
+      return readdirSync(this.deps.socketDir).filter((name) => WORKSPACE_ID.test(name));
+    } catch {
+      return [];
+    }
   }
 
   isListening(workspaceId: string): boolean {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { LeaseRepo } from '../store/lease-repo.js';
 import type { WorkspaceRepo } from '../store/workspace-repo.js';
 import type { ToolsVolume } from '../workspaces/tools.js';
+import type { EgressGateway } from '../egress/gateway.js';
 import type { WorkspaceService } from '../workspaces/workspace-service.js';
 
 export const RECONCILER_LEASE = 'reconciler';
@@ -26,6 +27,8 @@ export interface ReconcilerDeps {
   storeId: string;
   /** Who we are in the lease table (host, pid, random). */
   holder: string;
+  /** The egress gateway's per-workspace state (socket directory, CA, token) to reap with the rest. */
+  egress: Pick<EgressGateway, 'attachedIds' | 'detach'>;
 }
 
 export interface ScanResult {
@@ -137,6 +140,7 @@ export class Reconciler {
       for (const ws of live) this.deps.workspaces.enqueue(ws.id);
       result.workspaces = live.length;
       await this.reapOrphans(result);
+      await this.reapEgress(result);
       this.lastError = null;
     } catch (err) {
       // The engine or the store is away: nothing is deleted because of it (F4); try again later.
@@ -145,6 +149,20 @@ export class Reconciler {
     }
     this.lastScan = { at: new Date().toISOString(), result };
     return result;
+  }
+
+  /**
+   * Gateway state of workspaces that are gone — left when a delete was interrupted between the
+   * engine objects and the gateway (or by an older Berth): socket directory, CA and token.
+   */
+  private async reapEgress(result: ScanResult): Promise<void> {
+    const ids = this.deps.egress.attachedIds();
+    if (ids.length === 0) return;
+    for (const id of await this.deps.repo.notLive(ids)) {
+      await this.deps.egress.detach(id);
+      result.orphansRemoved.push(`egress state ${id}`);
+      this.log.info({ workspaceId: id }, 'removed the egress state of a workspace that is gone');
+    }
   }
 
   private async reapOrphans(result: ScanResult): Promise<void> {
