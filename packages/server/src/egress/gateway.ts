@@ -568,6 +568,9 @@ export class EgressGateway {
     if (head.length > 0) upstream.write(head);
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
+    // Either side gone for good (a reset, the gateway closing): the other goes too.
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
     upstream.pipe(client);
     client.pipe(upstream);
   }
