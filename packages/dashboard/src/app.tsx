@@ -5,6 +5,7 @@ import { useLiveWorkspaces } from './live.js';
 import { CreateWorkspace } from './pages/create.js';
 import { ImagesPage } from './pages/images.js';
 import { WorkspaceList } from './pages/list.js';
+import { SecretsPage } from './pages/secrets.js';
 import { SignIn } from './pages/sign-in.js';
 import { WorkspacePage } from './pages/workspace.js';
 import { parseRoute, usePath } from './router.js';
@@ -25,7 +26,9 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
           ? 'New workspace · Berth'
           : route.page === 'images'
             ? 'Images · Berth'
-            : 'Berth';
+            : route.page === 'secrets'
+              ? 'Secrets · Berth'
+              : 'Berth';
   }, [route]);
   return (
     <>
@@ -46,6 +49,9 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
           <Link href="/images" aria-current={route.page === 'images' ? 'page' : undefined}>
             Images
           </Link>
+          <Link href="/secrets" aria-current={route.page === 'secrets' ? 'page' : undefined}>
+            Secrets
+          </Link>
         </nav>
         <span
           className={`stream stream-${live.stream}`}
@@ -62,6 +68,7 @@ function Shell({ berth, onSignOut }: { berth: Berth; onSignOut: () => void }) {
         {route.page === 'list' ? <WorkspaceList berth={berth} live={live} /> : null}
         {route.page === 'new' ? <CreateWorkspace berth={berth} /> : null}
         {route.page === 'images' ? <ImagesPage berth={berth} /> : null}
+        {route.page === 'secrets' ? <SecretsPage berth={berth} /> : null}
         {route.page === 'workspace' ? (
           <WorkspacePage key={route.id} berth={berth} live={live} id={route.id} tab={route.tab} />
         ) : null}

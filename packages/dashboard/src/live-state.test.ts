@@ -2,7 +2,14 @@ import type { WorkspaceData, WorkspaceEvent } from '@berth/sdk';
 import { describe, expect, it } from 'vitest';
 import { parsePairs, parsePorts, progressText } from './format.js';
 import { EMPTY, NO_FILTER, applyEvent, matches, upsert, visible } from './live-state.js';
-import { INITIAL, specOf } from './pages/create-spec.js';
+import {
+  EMPTY_GRANT,
+  EMPTY_SECRET_ENV,
+  INITIAL,
+  grantsOf,
+  secretEnvOf,
+  specOf,
+} from './pages/create-spec.js';
 
 const ws = (over: Partial<WorkspaceData>): WorkspaceData =>
   ({
@@ -117,5 +124,59 @@ describe('dashboard create form', () => {
       egress: { mode: 'allowlist', allow: ['api.example.com', '*.pypi.org'] },
       grants: ['github'],
     });
+  });
+
+  it('adds custom grants and secret env after the built-in grants, skipping empty rows', () => {
+    expect(
+      specOf({
+        ...INITIAL,
+        grants: ['anthropic'],
+        customGrants: [
+          {
+            name: ' internal ',
+            hosts: 'api.internal.example, files.internal.example',
+            header: 'Authorization',
+            secret: 'INTERNAL_TOKEN',
+            prefix: 'Bearer ',
+          },
+          { name: 'plain', hosts: 'x.example', header: 'X-Key', secret: 'X_KEY', prefix: '' },
+          { ...EMPTY_GRANT },
+        ],
+        secretEnv: [{ key: ' DB_PASSWORD ', secret: 'db-password' }, { ...EMPTY_SECRET_ENV }],
+      }),
+    ).toEqual({
+      runtime: 'shell',
+      tier: 2,
+      grants: [
+        'anthropic',
+        {
+          name: 'internal',
+          hosts: ['api.internal.example', 'files.internal.example'],
+          header: 'Authorization',
+          secret: 'INTERNAL_TOKEN',
+          prefix: 'Bearer ',
+        },
+        { name: 'plain', hosts: ['x.example'], header: 'X-Key', secret: 'X_KEY' },
+      ],
+      secretEnv: { DB_PASSWORD: 'db-password' },
+    });
+    // Only empty rows: nothing is sent.
+    expect(
+      specOf({ ...INITIAL, customGrants: [{ ...EMPTY_GRANT }], secretEnv: [{ ...EMPTY_SECRET_ENV }] }),
+    ).toEqual({ runtime: 'shell', tier: 2 });
+    // A half-filled grant goes as typed, for the API to judge.
+    expect(grantsOf([{ ...EMPTY_GRANT, name: 'x' }])).toEqual([
+      { name: 'x', hosts: [], header: '', secret: '' },
+    ]);
+  });
+
+  it('refuses secret env rows without a key, or a key twice', () => {
+    expect(() => secretEnvOf([{ key: '', secret: 'db' }])).toThrow(/row 1: give the env var/);
+    expect(() =>
+      secretEnvOf([
+        { key: 'A', secret: 'x' },
+        { key: 'A', secret: 'y' },
+      ]),
+    ).toThrow(/row 2: A is given twice/);
   });
 });

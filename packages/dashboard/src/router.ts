@@ -26,6 +26,7 @@ export type Route =
   | { page: 'list' }
   | { page: 'new' }
   | { page: 'images' }
+  | { page: 'secrets' }
   | { page: 'workspace'; id: string; tab: string | undefined }
   | { page: 'missing' };
 
@@ -33,6 +34,7 @@ export function parseRoute(path: string): Route {
   if (path === '/' || path === '/workspaces') return { page: 'list' };
   if (path === '/new') return { page: 'new' };
   if (path === '/images') return { page: 'images' };
+  if (path === '/secrets') return { page: 'secrets' };
   const match = /^\/workspaces\/([^/]+)(?:\/([a-z]+))?\/?$/.exec(path);
   if (match?.[1]) return { page: 'workspace', id: decodeURIComponent(match[1]), tab: match[2] };
   return { page: 'missing' };

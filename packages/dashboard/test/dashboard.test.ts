@@ -10,7 +10,8 @@ import { docker, startBerth, type TestBerth } from '../../server/test/harness.js
 /**
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a real
  * daemon on the real engine: sign in, build the image, create, live status, resource chart,
- * terminal (and leaving it with the keyboard), logs, files, delete; every page's controls have
+ * terminal (and leaving it with the keyboard), logs, files, delete, global secrets (set, listed by
+ * name only, deleted; a user token gets 403); every page's controls have
  * names and are reached with Tab.
  * BERTH_UPDATE_SCREENSHOTS=1 writes the screenshots into docs/screenshots (else a temporary dir).
  */
@@ -230,6 +231,23 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       await page.getByRole('button', { name: 'Create workspace' }).click();
       await expect.poll(() => page.getByRole('alert').innerText()).toContain('validation_failed');
       await page.getByLabel('Name').fill(name);
+      // Custom grants and secret env vars go into the spec; a bad env key is the API's to refuse.
+      await page.getByRole('button', { name: 'Add custom grant' }).click();
+      await page.locator('#ws-grant-0-name').fill('internal');
+      await page.locator('#ws-grant-0-hosts').fill('api.internal.example, files.internal.example');
+      await page.locator('#ws-grant-0-header').fill('Authorization');
+      await page.locator('#ws-grant-0-secret').fill('INTERNAL_TOKEN');
+      await page.locator('#ws-grant-0-prefix').fill('Bearer ');
+      await page.getByRole('button', { name: 'Add env var from a secret' }).click();
+      await page.getByRole('textbox', { name: 'Env var 1' }).fill('1BAD');
+      await page.getByRole('textbox', { name: 'Secret name 1' }).fill('db-password');
+      await expectKeyboardUsable(page, 'create form with custom grant and secret env');
+      await page.getByRole('button', { name: 'Create workspace' }).click();
+      await expect.poll(() => page.getByRole('alert').innerText()).toContain('secretEnv.1BAD');
+      expect(await page.getByRole('alert').innerText()).not.toContain('grants');
+      await page.getByRole('button', { name: 'Remove env var 1' }).click();
+      await page.getByRole('button', { name: 'Remove custom grant 1' }).click();
+      expect(await page.locator('#ws-grant-0-name').count()).toBe(0);
       await page.getByLabel('Labels').fill('purpose=dashboard-test');
       await shot(page, 'create', true);
       await page.getByRole('button', { name: 'Create workspace' }).click();
@@ -386,11 +404,55 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       const after = await berth.api('GET', `/v1/workspaces/${name}`);
       expect(after.status).toBe(404);
 
+      // Secrets: set a global one (a password field; the value is never shown again), see it
+      // listed by name, delete it with confirmation.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Secrets' }).click();
+      await page.getByRole('heading', { name: 'Secrets' }).waitFor();
+      await expectKeyboardUsable(page, 'secrets');
+      const secretName = `DASH_${berth.runId.slice(2, 10).toUpperCase()}`;
+      const secretValue = `dash-secret-value-${randomUUID()}`;
+      await page.getByLabel('Secret name').fill(secretName);
+      expect(await page.getByLabel('Value').getAttribute('type')).toBe('password');
+      await page.getByLabel('Value').fill(secretValue);
+      await page.getByRole('button', { name: 'Set secret' }).click();
+      const secretRow = page.locator(`tr[data-secret="${secretName}"]`);
+      await secretRow.waitFor();
+      await expect
+        .poll(() => page.getByRole('status').filter({ hasText: 'secret' }).innerText())
+        .toBe(`Set secret ${secretName}.`);
+      expect(await page.getByLabel('Value').inputValue()).toBe('');
+      expect(await page.locator('body').innerText()).not.toContain(secretValue);
+      expect(await page.content()).not.toContain(secretValue);
+      const listed = await berth.api<{ items: Array<{ name: string }> }>('GET', '/v1/secrets');
+      expect(listed.body.items.map((item) => item.name)).toContain(secretName);
+      await shot(page, 'secrets');
+      await secretRow.getByRole('button', { name: `Delete secret ${secretName}` }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+      await secretRow.waitFor({ state: 'detached' });
+      await expect
+        .poll(() => page.getByRole('status').filter({ hasText: 'secret' }).innerText())
+        .toBe(`Deleted secret ${secretName}.`);
+      const afterDelete = await berth.api<{ items: Array<{ name: string }> }>('GET', '/v1/secrets');
+      expect(afterDelete.body.items.map((item) => item.name)).not.toContain(secretName);
+
       expect(await page.evaluate(() => (globalThis as { berthNoReload?: boolean }).berthNoReload)).toBe(true);
       // Sign out forgets the token.
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByLabel('API token').waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem('berth.token'))).toBeNull();
+
+      // A user token may not manage global secrets: the page shows the API's 403.
+      const user = await berth.api<{ secret: string }>('POST', '/v1/tokens', {
+        body: { name: `dash-user-${berth.runId.slice(2, 10)}`, scope: 'user' },
+      });
+      expect(user.status).toBe(201);
+      await page.getByLabel('API token').fill(user.body.secret);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Secrets' }).click();
+      await expect.poll(() => page.getByRole('alert').innerText()).toContain('forbidden');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('API token').waitFor();
       expect(problems).toEqual([]);
       expect(berth.log()).not.toContain(berth.token);
     } finally {

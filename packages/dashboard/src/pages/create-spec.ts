@@ -1,6 +1,24 @@
-import type { BuiltinGrant, RestartPolicy } from '@berth/protocol';
+import type { BuiltinGrant, GrantInput, RestartPolicy } from '@berth/protocol';
 import type { Tier, WorkspaceAccess, WorkspaceSpecInput } from '@berth/sdk';
 import { parsePairs, parsePorts } from '../format.js';
+
+/** A custom grant as typed: `header: prefix + secret` on HTTPS to `hosts` (comma-separated). */
+export interface CustomGrantRow {
+  name: string;
+  hosts: string;
+  header: string;
+  secret: string;
+  prefix: string;
+}
+
+/** An env var filled from a secret: `key` gets the value of the secret `secret`. */
+export interface SecretEnvRow {
+  key: string;
+  secret: string;
+}
+
+export const EMPTY_GRANT: CustomGrantRow = { name: '', hosts: '', header: '', secret: '', prefix: '' };
+export const EMPTY_SECRET_ENV: SecretEnvRow = { key: '', secret: '' };
 
 /** What the create form holds: text as typed, turned into a spec by `specOf`. */
 export interface Form {
@@ -18,6 +36,8 @@ export interface Form {
   egress: 'none' | 'allowlist' | 'open' | '';
   egressAllow: string;
   grants: BuiltinGrant[];
+  customGrants: CustomGrantRow[];
+  secretEnv: SecretEnvRow[];
 }
 
 export const INITIAL: Form = {
@@ -35,7 +55,40 @@ export const INITIAL: Form = {
   egress: '',
   egressAllow: '',
   grants: [],
+  customGrants: [],
+  secretEnv: [],
 };
+
+const blank = (row: object): boolean => Object.values(row).every((v) => String(v).trim() === '');
+
+/**
+ * Custom grants as the API takes them. Rows left empty are skipped; the rest go as typed (trimmed,
+ * the prefix kept as is: `Bearer ` ends in a space), so the API's validation speaks for them.
+ */
+export function grantsOf(rows: CustomGrantRow[]): GrantInput[] {
+  return rows
+    .filter((row) => !blank(row))
+    .map((row) => ({
+      name: row.name.trim(),
+      hosts: row.hosts.split(/[\s,]+/).filter(Boolean),
+      header: row.header.trim(),
+      secret: row.secret.trim(),
+      ...(row.prefix === '' ? {} : { prefix: row.prefix }),
+    }));
+}
+
+/** `secretEnv` rows into the record the API takes; a key given twice is an error here. */
+export function secretEnvOf(rows: SecretEnvRow[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  rows.forEach((row, i) => {
+    if (blank(row)) return;
+    const key = row.key.trim();
+    if (!key) throw new Error(`secret env, row ${i + 1}: give the env var's name`);
+    if (key in out) throw new Error(`secret env, row ${i + 1}: ${key} is given twice`);
+    out[key] = row.secret.trim();
+  });
+  return out;
+}
 
 /** The spec the form describes: only what was filled in, so the API applies its own defaults. */
 export function specOf(form: Form): WorkspaceSpecInput {
@@ -62,6 +115,9 @@ export function specOf(form: Form): WorkspaceSpecInput {
     const allow = form.egressAllow.split(/[\s,]+/).filter(Boolean);
     if (allow.length > 0) spec.egress.allow = allow;
   }
-  if (form.grants.length > 0) spec.grants = [...form.grants];
+  const grants: GrantInput[] = [...form.grants, ...grantsOf(form.customGrants)];
+  if (grants.length > 0) spec.grants = grants;
+  const secretEnv = secretEnvOf(form.secretEnv);
+  if (Object.keys(secretEnv).length > 0) spec.secretEnv = secretEnv;
   return spec;
 }

@@ -4,7 +4,23 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { ErrorBox } from '../components/error-box.js';
 import { Link } from '../components/link.js';
 import { navigate, workspacePath } from '../router.js';
-import { INITIAL, specOf, type Form } from './create-spec.js';
+import {
+  EMPTY_GRANT,
+  EMPTY_SECRET_ENV,
+  INITIAL,
+  specOf,
+  type CustomGrantRow,
+  type Form,
+  type SecretEnvRow,
+} from './create-spec.js';
+
+const GRANT_FIELDS: Array<{ key: keyof CustomGrantRow; label: string; placeholder: string }> = [
+  { key: 'name', label: 'Name', placeholder: 'internal' },
+  { key: 'hosts', label: 'Hosts', placeholder: 'api.internal.example, …' },
+  { key: 'header', label: 'Header', placeholder: 'Authorization' },
+  { key: 'secret', label: 'Secret', placeholder: 'INTERNAL_TOKEN' },
+  { key: 'prefix', label: 'Prefix (optional)', placeholder: 'Bearer ' },
+];
 
 function Field({
   label,
@@ -44,6 +60,16 @@ export function CreateWorkspace({ berth }: { berth: Berth }) {
   const set = <K extends keyof Form>(key: K, value: Form[K]): void =>
     setForm((f) => ({ ...f, [key]: value }));
   const runtime = runtimes.find((r) => r.name === form.runtime);
+  const setGrant = (i: number, key: keyof CustomGrantRow, value: string): void =>
+    setForm((f) => ({
+      ...f,
+      customGrants: f.customGrants.map((g, j) => (j === i ? { ...g, [key]: value } : g)),
+    }));
+  const setSecretEnv = (i: number, key: keyof SecretEnvRow, value: string): void =>
+    setForm((f) => ({
+      ...f,
+      secretEnv: f.secretEnv.map((r, j) => (j === i ? { ...r, [key]: value } : r)),
+    }));
 
   const submit = async (): Promise<void> => {
     setError(null);
@@ -275,7 +301,99 @@ export function CreateWorkspace({ berth }: { berth: Berth }) {
                 {grant}
               </label>
             ))}
+            {form.customGrants.map((grant, i) => (
+              <fieldset key={i} className="custom-grant" data-grant-row={i + 1}>
+                <legend>Custom grant {i + 1}</legend>
+                <div className="row wrap">
+                  {GRANT_FIELDS.map(({ key, label, placeholder }) => (
+                    <div className="field" key={key}>
+                      <label htmlFor={`ws-grant-${i}-${key}`}>{label}</label>
+                      <input
+                        id={`ws-grant-${i}-${key}`}
+                        value={grant[key]}
+                        placeholder={placeholder}
+                        spellCheck={false}
+                        onChange={(e) => setGrant(i, key, e.target.value)}
+                      />
+                    </div>
+                  ))}
+                  <button
+                    type="button"
+                    aria-label={`Remove custom grant ${i + 1}`}
+                    onClick={() =>
+                      set(
+                        'customGrants',
+                        form.customGrants.filter((_, j) => j !== i),
+                      )
+                    }
+                  >
+                    Remove
+                  </button>
+                </div>
+              </fieldset>
+            ))}
+            <p className="hint" id="ws-custom-grant-hint">
+              A custom grant sets <code>header: prefix + secret</code> on HTTPS to its hosts (exact names,
+              separated by commas). The secret is looked up in the workspace&apos;s scope, then globally.
+            </p>
+            <button
+              type="button"
+              aria-describedby="ws-custom-grant-hint"
+              onClick={() => set('customGrants', [...form.customGrants, { ...EMPTY_GRANT }])}
+            >
+              Add custom grant
+            </button>
           </fieldset>
+        </fieldset>
+        <fieldset className="secret-env">
+          <legend>Secrets as env vars</legend>
+          <p className="hint" id="ws-secret-env-hint">
+            Puts a secret&apos;s value into the workspace&apos;s processes as an env var: the agent then holds
+            it. Prefer a grant. A missing secret fails the start with <code>secret_missing</code>.
+          </p>
+          {form.secretEnv.map((row, i) => (
+            <div className="row wrap" key={i} data-secret-env-row={i + 1}>
+              <div className="field">
+                <label htmlFor={`ws-secret-env-${i}-key`}>Env var {i + 1}</label>
+                <input
+                  id={`ws-secret-env-${i}-key`}
+                  value={row.key}
+                  placeholder="DB_PASSWORD"
+                  spellCheck={false}
+                  onChange={(e) => setSecretEnv(i, 'key', e.target.value)}
+                />
+              </div>
+              <div className="field">
+                <label htmlFor={`ws-secret-env-${i}-secret`}>Secret name {i + 1}</label>
+                <input
+                  id={`ws-secret-env-${i}-secret`}
+                  value={row.secret}
+                  placeholder="db-password"
+                  spellCheck={false}
+                  onChange={(e) => setSecretEnv(i, 'secret', e.target.value)}
+                />
+              </div>
+              <button
+                type="button"
+                aria-label={`Remove env var ${i + 1}`}
+                onClick={() =>
+                  set(
+                    'secretEnv',
+                    form.secretEnv.filter((_, j) => j !== i),
+                  )
+                }
+              >
+                Remove
+              </button>
+            </div>
+          ))}
+          <button
+            type="button"
+            aria-describedby="ws-secret-env-hint"
+            onClick={() => set('secretEnv', [...form.secretEnv, { ...EMPTY_SECRET_ENV }])}
+          >
+            Add env var from a secret
+          </button>
         </fieldset>
         <ErrorBox error={error} title="Not created" />
         <div className="row end">
