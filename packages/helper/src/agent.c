@@ -58,35 +58,14 @@ static int sigfd = -1;
 static pid_t child = -1;
 static int64_t heartbeats_sent;
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- logging: one line per state change, with one write(2) each ---- */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
-  static const char prefix[] = "berth-agent: ";
-  char line[1024];
-  memcpy(line, prefix, sizeof prefix - 1);
-  size_t room = sizeof line - sizeof prefix; /* leaves one byte for the newline */
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line + sizeof prefix - 1, room + 1, fmt, ap);
+  vlog_line("berth-agent: ", fmt, ap);
   va_end(ap);
-  size_t len = sizeof prefix - 1 + (n < 0 ? 0 : (size_t)n < room ? (size_t)n : room);
-  line[len++] = '\n';
-  size_t off = 0;
-  while (off < len) {
-    ssize_t w = write(2, line + off, len - off);
-    if (w > 0) {
-      off += (size_t)w;
-    } else if (!(w < 0 && errno == EINTR)) {
-      return; /* nobody reads stderr: nothing to be done */
-    }
-  }
 }
 
 /* Failures are logged when they change; the same failure again only once a minute. */

@@ -9,6 +9,7 @@
 #ifndef BERTH_HELPER_COMMON_H
 #define BERTH_HELPER_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +62,10 @@ mode_t parse_mode(const char *s);
 /* Reads up to n bytes, retrying short reads and EINTR; returns fewer only at end of file. */
 size_t read_full(int fd, void *buf, size_t n);
 void write_all(int fd, const void *buf, size_t n);
+/* Monotonic milliseconds. */
+int64_t now_ms(void);
+/* One line on stderr, `prefix` then the message (cut to fit 1 KiB), in one write(2) where possible. */
+void vlog_line(const char *prefix, const char *fmt, va_list ap);
 void xclose(int fd);
 int xdup(int fd);
 

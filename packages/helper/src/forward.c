@@ -94,30 +94,14 @@ static const char *gw_path, *token_path;
 static char *pool[POOL_MAX];
 static unsigned npool;
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- logging: one line per state change ---- */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
-  static const char prefix[] = "berth-egress: ";
-  char line[512];
-  memcpy(line, prefix, sizeof prefix - 1);
-  size_t room = sizeof line - sizeof prefix; /* leaves one byte for the newline */
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line + sizeof prefix - 1, room + 1, fmt, ap);
+  vlog_line("berth-egress: ", fmt, ap);
   va_end(ap);
-  size_t len = sizeof prefix - 1 + (n < 0 ? 0 : (size_t)n < room ? (size_t)n : room);
-  line[len++] = '\n';
-  ssize_t w;
-  do {
-    w = write(2, line, len);
-  } while (w < 0 && errno == EINTR);
 }
 
 /* A condition that is logged when it starts or changes, and when it ends. */

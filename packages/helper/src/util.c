@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -214,4 +215,30 @@ _Noreturn void exit_exec_failed(const char *cmd, int err) {
                    : ERR_IO_ERROR,
                "cannot run \"%.200s\": %s", cmd, strerror(err));
   _exit(126);
+}
+
+int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vlog_line(const char *prefix, const char *fmt, va_list ap) {
+  char line[1024];
+  size_t plen = strlen(prefix);
+  if (plen > 64) plen = 64;
+  memcpy(line, prefix, plen);
+  size_t room = sizeof line - plen - 1; /* leaves one byte for the newline */
+  int n = vsnprintf(line + plen, room + 1, fmt, ap);
+  size_t len = plen + (n < 0 ? 0 : (size_t)n < room ? (size_t)n : room);
+  line[len++] = '\n';
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(2, line + off, len - off);
+    if (w > 0) {
+      off += (size_t)w;
+    } else if (!(w < 0 && errno == EINTR)) {
+      return; /* nobody reads stderr: nothing to be done */
+    }
+  }
 }
