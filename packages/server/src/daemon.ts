@@ -205,6 +205,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     });
     const workspaces = new WorkspaceService({
       egress,
+      files,
       repo: workspaceRepo,
       provisioner,
       commands,

@@ -1,9 +1,10 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Workspace, WorkspaceEvent } from '@berth/protocol';
@@ -103,7 +104,7 @@ beforeAll(async () => {
   // The "real" granted API: its own CA, which the gateway trusts via egress.upstreamCaFile.
   const ca = await createWorkspaceCa('upstream', 3_600_000);
   const leaf = await new LeafIssuer(ca.certPem, ca.keyPem, ca.notAfter).issue('api.granted.test');
-  upstreamCaFile = join(process.env.TMPDIR ?? '/tmp', `berth-upstream-ca-${process.pid}.pem`);
+  upstreamCaFile = join(tmpdir(), `berth-upstream-ca-${process.pid}.pem`);
   writeFileSync(upstreamCaFile, ca.certPem);
   httpsServer = https.createServer({ cert: leaf.cert, key: leaf.key }, upstreamHandler);
   httpsServer.listen(443, UPSTREAM_IP);
@@ -114,6 +115,7 @@ afterAll(() => {
   dns?.close();
   httpServer?.close();
   httpsServer?.close();
+  if (upstreamCaFile) rmSync(upstreamCaFile, { force: true });
 });
 
 const config = () => ({
@@ -470,8 +472,29 @@ describe('egress gateway (issue 5)', () => {
         rawProxy(`GET http://plain.allowed.test:${httpPort}/ HTTP/1.0`),
       );
       expect(nowDenied.stdout).toMatch(/X-Berth-Egress-Denied: deny-rule/i);
-      const badPatch = await berth.api('PATCH', `/v1/workspaces/${ws.id}/egress`, { body: { mode: 'open' } });
-      expect(badPatch.status).toBe(400);
+      // A new grant's placeholder reaches new commands at once, written by berth-helper (not the
+      // engine's archive API into the running container, E7); the container is still the same.
+      const regrant = await berth.api<Workspace>('PATCH', `/v1/workspaces/${ws.id}/egress`, {
+        body: { grants: [GRANT, 'anthropic', 'openai'] },
+      });
+      expect(regrant.status, JSON.stringify(regrant.body)).toBe(200);
+      expect(regrant.body.containerId).toBe(ws.containerId);
+      const openaiEnv = await sh(berth, ws.id, 'echo "$OPENAI_API_KEY"');
+      expect(openaiEnv.stdout.trim()).toBe(PLACEHOLDERS.openai);
+      // Bad updates: a clear 400 with a stable code, and nothing changes.
+      for (const body of [
+        { mode: 'open' },
+        { allow: ['http://x.example'] },
+        { grants: ['nope'] },
+        { extra: 1 },
+      ]) {
+        const bad = await berth.api<{ code: string }>('PATCH', `/v1/workspaces/${ws.id}/egress`, { body });
+        expect(bad.status, JSON.stringify(body)).toBe(400);
+        expect(bad.body.code).toBe('validation_failed');
+      }
+      const after = (await berth.api<Workspace>('GET', `/v1/workspaces/${ws.id}`)).body;
+      expect(after.egress).toEqual(regrant.body.egress);
+      expect(after.grants).toEqual(regrant.body.grants);
 
       // X8: decisions are events, with the grant's name and never its value.
       const evs = await events(berth, ws.id);

@@ -1,10 +1,9 @@
-import { EgressUpdateSchema } from '../workspaces/workspace-service.js';
 import { ERROR_CODES, ROUTES, SECRET_NAME_PATTERN, type RouteName } from '@berth/protocol';
 import { z } from 'zod';
 import { BERTH_VERSION } from '../version.js';
 import { AgentHeartbeatSchema, AgentRegisterSchema } from '../workspaces/agents.js';
 import { CommandInputSchema, ExecInputSchema } from '../workspaces/commands.js';
-import { WorkspaceSpecSchema } from '../workspaces/spec.js';
+import { EgressUpdateSchema, WorkspaceSpecSchema } from '../workspaces/spec.js';
 import {
   AgentAckSchema,
   ApiTokenSchema,

@@ -12,6 +12,7 @@ import { AppError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { EgressIdentityRepo } from '../store/egress-identity-repo.js';
 import { createWorkspaceCa, LeafIssuer } from './ca.js';
+import { CA_BUNDLE_FILE, CA_FILE, CONFIG_FILES, PREAMBLE, SOCKET_NAME } from './files.js';
 import { ALL_PLACEHOLDERS, grantFor, placeholderEnv } from './grants.js';
 import type { AddressPolicy } from './policy.js';
 import { decide, parseAuthority, parseRule, type CompiledPolicy, type Target } from './policy.js';
@@ -29,17 +30,6 @@ import { decide, parseAuthority, parseRule, type CompiledPolicy, type Target } f
  * grant's header with the real credential (X4); it never follows redirects, so a redirect is a new
  * request, checked again. Every decision becomes a workspace event, with grant names, never values (X8).
  */
-
-export const PREAMBLE = 'BERTH-EGRESS ';
-export const SOCKET_NAME = 'egress.sock';
-/** Files the gateway writes into /configs/.berth before every start. */
-export const EGRESS_FILES = {
-  token: '.berth/egress-token',
-  env: '.berth/env',
-} as const;
-/** Beside the socket, in the directory the workspace sees read-only at /run/berth-egress. */
-export const CA_FILE = 'ca.pem';
-export const CA_BUNDLE_FILE = 'ca-bundle.pem';
 
 const HOP_BY_HOP = [
   'connection',
@@ -82,7 +72,6 @@ interface Binding {
   server: net.Server;
   tokenHash: Buffer;
   issuer: LeafIssuer;
-  caCertPem: string;
   /** Parses proxy requests arriving on this workspace's socket. */
   proxy: http.Server;
   /** Parses requests inside TLS sessions the gateway terminated (granted hosts). */
@@ -142,12 +131,7 @@ export class EgressGateway {
       caKeySealed: this.deps.cipher.seal(ca.keyPem),
       notAfter: ca.notAfter.toISOString(),
     });
-    await this.listen(
-      workspaceId,
-      sha256(token),
-      new LeafIssuer(ca.certPem, ca.keyPem, ca.notAfter),
-      ca.certPem,
-    );
+    await this.listen(workspaceId, sha256(token), new LeafIssuer(ca.certPem, ca.keyPem, ca.notAfter));
     // The CA certificate goes where the workspace cannot change it: its read-only socket directory.
     writeAtomic(join(this.dirOf(workspaceId), CA_FILE), ca.certPem);
     writeAtomic(
@@ -159,7 +143,7 @@ export class EgressGateway {
       mode,
     });
     return {
-      [EGRESS_FILES.token]: file(`${token}\n`, 0o400),
+      [CONFIG_FILES.token]: file(`${token}\n`, 0o400),
       ...(await this.envFile(workspaceId, spec, ownerIsAdmin)),
     };
   }
@@ -191,7 +175,7 @@ export class EgressGateway {
     const body = Object.entries(env)
       .map(([k, v]) => `${k}=${v}\0`)
       .join('');
-    return { [EGRESS_FILES.env]: { contentBase64: Buffer.from(body).toString('base64'), mode: 0o400 } };
+    return { [CONFIG_FILES.env]: { contentBase64: Buffer.from(body).toString('base64'), mode: 0o400 } };
   }
 
   /**
@@ -217,7 +201,6 @@ export class EgressGateway {
       workspaceId,
       Buffer.from(identity.tokenHash, 'hex'),
       new LeafIssuer(identity.caCertPem, keyPem, new Date(identity.notAfter)),
-      identity.caCertPem,
     );
     return true;
   }
@@ -253,10 +236,6 @@ export class EgressGateway {
     }
   }
 
-  isListening(workspaceId: string): boolean {
-    return this.bindings.has(workspaceId);
-  }
-
   /** On delete: stop listening, remove the socket directory and destroy the CA (X5). */
   async detach(workspaceId: string): Promise<void> {
     await this.unlisten(workspaceId);
@@ -277,13 +256,12 @@ export class EgressGateway {
     await new Promise<void>((resolve) => binding.server.close(() => resolve()));
   }
 
-  private async listen(workspaceId: string, tokenHash: Buffer, issuer: LeafIssuer, caCertPem: string) {
+  private async listen(workspaceId: string, tokenHash: Buffer, issuer: LeafIssuer) {
     const existing = this.bindings.get(workspaceId);
     if (existing) {
       // A restart: same socket, new token and CA from now on.
       existing.tokenHash = tokenHash;
       existing.issuer = issuer;
-      existing.caCertPem = caCertPem;
       return;
     }
     const dir = this.dirOf(workspaceId);
@@ -298,7 +276,6 @@ export class EgressGateway {
       server: net.createServer({ allowHalfOpen: true }),
       tokenHash,
       issuer,
-      caCertPem,
       proxy: http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }),
       intercept: http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }),
       sockets: new Set(),
@@ -453,7 +430,9 @@ export class EgressGateway {
         );
       }
     }
-    const allowed = resolved.filter((a) => this.deps.addresses.deniedAddress(a) === null);
+    const allowed = resolved
+      .filter((a) => this.deps.addresses.deniedAddress(a) === null)
+      .sort((a, b) => net.isIP(a) - net.isIP(b));
     if (allowed.length === 0) {
       const reason = this.deps.addresses.deniedAddress(resolved[0] ?? '') ?? 'no address';
       return this.deny(
@@ -507,9 +486,21 @@ export class EgressGateway {
     return found.map((a) => a.address);
   }
 
-  private dial(addresses: string[], port: number): Promise<Socket> {
+  /** The checked addresses in order until one answers (IPv4 first: hosts often lack an IPv6 route). */
+  private async dial(addresses: string[], port: number): Promise<Socket> {
+    let last: unknown = new Error('no address to dial');
+    for (const address of addresses) {
+      try {
+        return await this.dialOne(address, port);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private dialOne(address: string, port: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const address = addresses[0] as string;
       const socket = net.connect({ host: address, port });
       const timer = setTimeout(() => {
         socket.destroy();

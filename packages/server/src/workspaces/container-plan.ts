@@ -1,4 +1,5 @@
 import type { NormalizedSpec } from '../domain/workspace.js';
+import { CA_BUNDLE_FILE, CA_FILE, CONFIG_FILES, EGRESS_SOCKET_MOUNT, SOCKET_NAME } from '../egress/files.js';
 import { ownedLabels, resourceNames, type OwnerRef } from '../engine/labels.js';
 import type { ContainerPlan, PlannedMount } from '../engine/types.js';
 import type { Runtime } from '../runtimes/catalogue.js';
@@ -32,17 +33,13 @@ export const AGENT_TOKEN_FILE = '.berth-agent-token';
 /** Env keys whose values come from the host at plan time, not from the spec: drift ignores them. */
 export const HOST_DERIVED_ENV = ['PLATFORM_URL'];
 
-/** Egress gateway: the per-workspace socket directory (read-only) and Berth's files in /configs. */
-export const EGRESS_SOCKET_MOUNT = '/run/berth-egress';
-export const BERTH_CONFIG_DIR = `${CONFIGS_PATH}/.berth`;
-
 /** Whether the container's entrypoint becomes `berth-helper boot` (egress forwarder, secret env). */
 export const needsBoot = (spec: NormalizedSpec): boolean =>
   spec.egress.mode === 'allowlist' || Object.keys(spec.secretEnv).length > 0;
 
 /** `berth-helper run` options that give commands and terminals the same env as the main process. */
 export const runEnvArgs = (spec: NormalizedSpec): string[] =>
-  needsBoot(spec) ? ['--env-file', `${BERTH_CONFIG_DIR}/env`] : [];
+  needsBoot(spec) ? ['--env-file', `${CONFIGS_PATH}/${CONFIG_FILES.env}`] : [];
 
 export interface PlanContext {
   /** Does the engine offer gVisor, and what does the server setting say? */
@@ -171,7 +168,7 @@ export function planWorkspace(
   const closed = spec.egress.mode !== 'open';
   const network = needsNetwork(tier) && !closed ? { name: names.network, labels: label('network') } : null;
   const proxy = `http://127.0.0.1:${ctx.egress.listenPort}`;
-  const caBundle = `${EGRESS_SOCKET_MOUNT}/ca-bundle.pem`;
+  const caBundle = `${EGRESS_SOCKET_MOUNT}/${CA_BUNDLE_FILE}`;
   const gatewayEnv: Record<string, string> = gateway
     ? {
         HTTP_PROXY: proxy,
@@ -183,7 +180,7 @@ export function planWorkspace(
         NO_PROXY: 'localhost,127.0.0.1,::1',
         no_proxy: 'localhost,127.0.0.1,::1',
         NODE_USE_ENV_PROXY: '1',
-        NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_MOUNT}/ca.pem`,
+        NODE_EXTRA_CA_CERTS: `${EGRESS_SOCKET_MOUNT}/${CA_FILE}`,
         SSL_CERT_FILE: caBundle,
         REQUESTS_CA_BUNDLE: caBundle,
         CURL_CA_BUNDLE: caBundle,
@@ -218,15 +215,15 @@ export function planWorkspace(
       HELPER_IN_WORKSPACE,
       'boot',
       '--env-file',
-      `${BERTH_CONFIG_DIR}/env`,
+      `${CONFIGS_PATH}/${CONFIG_FILES.env}`,
       ...(gateway
         ? [
             '--egress-listen',
             `127.0.0.1:${ctx.egress.listenPort}`,
             '--egress-socket',
-            `${EGRESS_SOCKET_MOUNT}/egress.sock`,
+            `${EGRESS_SOCKET_MOUNT}/${SOCKET_NAME}`,
             '--egress-token-file',
-            `${BERTH_CONFIG_DIR}/egress-token`,
+            `${CONFIGS_PATH}/${CONFIG_FILES.token}`,
           ]
         : []),
       '--',

@@ -8,6 +8,7 @@ import {
   WORKSPACE_ACCESS,
   type Tier,
   type TokenScope,
+  type EgressUpdate,
   type WorkspaceSpecInput,
 } from '@berth/protocol';
 import { z } from 'zod';
@@ -43,6 +44,29 @@ export const SPEC_LIMITS = {
 const noControl = (s: string): boolean => !/[\u0000-\u001f\u007f]/.test(s);
 
 const port = z.number().int().min(1).max(65535);
+
+/** Egress mode and host rules (rules are parsed by `normalizeEgress`, with messages per rule). */
+const EgressPolicySchema = z.strictObject({
+  mode: z.enum(EGRESS_MODES).optional(),
+  allow: z.array(z.string().max(260)).max(256).optional(),
+  deny: z.array(z.string().max(260)).max(256).optional(),
+});
+
+/** Built-in grant names, or custom grants (validated by `normalizeGrants`). */
+const GrantsSchema = z
+  .array(
+    z.union([
+      z.enum(BUILTIN_GRANTS),
+      z.strictObject({
+        name: z.string().max(63),
+        hosts: z.array(z.string().max(253)).max(16),
+        header: z.string().max(64),
+        secret: z.string().max(128),
+        prefix: z.string().max(64).optional(),
+      }),
+    ]),
+  )
+  .max(16);
 
 export const WorkspaceSpecSchema = z.strictObject({
   name: z
@@ -136,14 +160,8 @@ export const WorkspaceSpecSchema = z.strictObject({
     .min(1000, 'ttlMs is at least 1000 (1 s); leave it out for no automatic delete')
     .max(31_536_000_000)
     .optional(),
-  egress: z
-    .strictObject({
-      mode: z.enum(EGRESS_MODES).optional(),
-      allow: z.array(z.string().max(260)).max(256).optional(),
-      deny: z.array(z.string().max(260)).max(256).optional(),
-    })
-    .optional(),
-  grants: z.array(GrantSchema()).max(16).optional(),
+  egress: EgressPolicySchema.optional(),
+  grants: GrantsSchema.optional(),
   secretEnv: z
     .record(
       z.string().regex(ENV_KEY_PATTERN, 'env keys are letters, digits and _ and do not start with a digit'),
@@ -152,19 +170,13 @@ export const WorkspaceSpecSchema = z.strictObject({
     .optional(),
 });
 
-/** A built-in grant name, or a custom grant. */
-export function GrantSchema() {
-  return z.union([
-    z.enum(BUILTIN_GRANTS),
-    z.strictObject({
-      name: z.string().max(63),
-      hosts: z.array(z.string().max(253)).max(16),
-      header: z.string().max(64),
-      secret: z.string().max(128),
-      prefix: z.string().max(64).optional(),
-    }),
-  ]);
-}
+/** `PATCH /v1/workspaces/{id}/egress`: the spec's egress fields, each replacing the current one. */
+export const EgressUpdateSchema = EgressPolicySchema.extend({ grants: GrantsSchema.optional() });
+export const egressUpdateTypesAgree: [z.infer<typeof EgressUpdateSchema>] extends [EgressUpdate]
+  ? [EgressUpdate] extends [z.infer<typeof EgressUpdateSchema>]
+    ? true
+    : false
+  : false = true;
 
 // The schema and the protocol's wire type must agree.
 type SchemaInput = z.infer<typeof WorkspaceSpecSchema>;

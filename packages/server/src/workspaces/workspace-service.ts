@@ -1,8 +1,7 @@
+import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import {
   BUILTIN_GRANTS,
-  EGRESS_MODES,
   type BuiltinGrant,
   type Grant,
   type GrantInput,
@@ -33,7 +32,7 @@ import type { Provisioner } from './provisioner.js';
 import { describe as describeProbe, probeTarget, waitUntilReady } from './readiness.js';
 import {
   ADMIN_ID,
-  GrantSchema,
+  EgressUpdateSchema,
   normalizeEgress,
   normalizeSpec,
   specHash,
@@ -42,6 +41,8 @@ import {
   type Principal,
 } from './spec.js';
 import type { EgressGateway } from '../egress/gateway.js';
+import { CONFIG_FILES } from '../egress/files.js';
+import type { FileService } from './files.js';
 import { needsBoot } from './container-plan.js';
 import type { TerminalService } from './terminals.js';
 import { toWireWorkspace } from './view.js';
@@ -55,6 +56,8 @@ export interface WorkspaceServiceDeps {
   terminals: TerminalService;
   /** The egress gateway: sockets, CAs and tokens of workspaces whose policy is allowlist. */
   egress: EgressGateway;
+  /** Safe writes into a running workspace (berth-helper as the workspace user). */
+  files: Pick<FileService, 'write'>;
   engine: EngineDriver;
   catalogue: RuntimeCatalogue;
   config: ResolvedConfig;
@@ -816,9 +819,28 @@ export class WorkspaceService {
     );
     if (!changed) throw new AppError('workspace_not_found', `workspace ${ref} is being deleted`);
     const updated = { ...ws, spec };
-    if (ws.containerId && (ws.status === 'running' || ws.status === 'starting')) {
-      const files = await this.deps.egress.envFile(ws.id, spec, ws.ownerId === ADMIN_ID).catch(() => null);
-      if (files) await this.deps.provisioner.writeConfigs(updated, ws.containerId, files).catch(() => {});
+    if (ws.status === 'running' || ws.status === 'unresponsive') {
+      // New placeholders for new commands now: through berth-helper as the workspace user, never
+      // the engine's archive API into a running container (E7). Best effort: the next start
+      // writes the file again anyway.
+      const file = await this.deps.egress.envFile(ws.id, spec, ws.ownerId === ADMIN_ID).catch(() => null);
+      const env = file?.[CONFIG_FILES.env];
+      if (env) {
+        await this.deps.files
+          .write(
+            updated,
+            'configs',
+            CONFIG_FILES.env,
+            Readable.from([Buffer.from(env.contentBase64, 'base64')]),
+            {
+              mode: env.mode,
+              parents: true,
+            },
+          )
+          .catch((err: unknown) =>
+            this.log.warn({ workspaceId: ws.id, err: errorMessage(err) }, 'could not refresh the env file'),
+          );
+      }
     }
     return this.view((await this.repo.getById(ws.id)) ?? updated);
   }
@@ -949,13 +971,6 @@ const ev = (type: string, message: string, data?: Record<string, unknown>) => ({
   type,
   message,
   ...(data ? { data } : {}),
-});
-
-export const EgressUpdateSchema = z.strictObject({
-  mode: z.enum(EGRESS_MODES).optional(),
-  allow: z.array(z.string().max(260)).max(256).optional(),
-  deny: z.array(z.string().max(260)).max(256).optional(),
-  grants: z.array(GrantSchema()).max(16).optional(),
 });
 
 /** A stored grant as input again: built-ins by name, the rest spelled out. */
