@@ -141,6 +141,18 @@ ensure_busybox() {
   fi
 }
 
+# Berth makes a Debian root filesystem for its runtime images with debootstrap when no registry
+# answers (images.baseSource auto).
+ensure_debootstrap() {
+  if command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ]; then return 0; fi
+  if can_install_debian_packages; then
+    say "installing Debian's debootstrap (Berth builds its Debian base image offline with it)"
+    apt_install debootstrap || say "debootstrap could not be installed; runtime images then need a registry for debian:bookworm-slim"
+  else
+    say "no debootstrap: runtime images need a registry for debian:bookworm-slim (or apt-get install debootstrap)"
+  fi
+}
+
 # The dashboard's browser tests drive Debian's Chromium with playwright-core (no browser download).
 ensure_chromium() {
   if [ -x "${BERTH_CHROMIUM:-/usr/bin/chromium}" ]; then return 0; fi
@@ -160,6 +172,7 @@ fi
 if [ "${BERTH_SETUP_SKIP_ENGINE:-0}" != 1 ]; then
   ensure_engine
   ensure_busybox
+  ensure_debootstrap
 fi
 if [ "${BERTH_SETUP_SKIP_BROWSER:-0}" != 1 ]; then
   ensure_chromium

@@ -225,6 +225,12 @@ export const ERROR_CODES = {
     summary:
       'A stored secret cannot be opened with the server’s keys: put the key that sealed it back into the key file or `BERTH_SECRETS_KEY` (README, _Secrets_).',
   },
+  env_missing: {
+    status: 409,
+    workspace: true,
+    summary:
+      'The runtime needs env keys the workspace does not have (`requiredEnv` in `GET /v1/runtimes`; `A|B` means either): give them in `env`, `secretEnv` or through a grant, then start it again.',
+  },
   secret_missing: {
     status: 409,
     workspace: true,

@@ -58,6 +58,25 @@ export interface WorkspaceSpecInput {
    * value then lives in the workspace's processes. Prefer a grant, which never enters the workspace.
    */
   secretEnv?: Record<string, string>;
+  /**
+   * For runtimes with an agent CLI (`configFormat` in `GET /v1/runtimes`): the model, global
+   * instructions and MCP servers Berth writes into the CLI's config files in /configs.
+   */
+  agentConfig?: AgentConfigInput;
+  /** Build the runtime's image first when it is missing (else the workspace fails with the command). */
+  buildImage?: boolean;
+}
+
+/** An MCP server: a local command (stdio) or a remote URL (streamable HTTP). */
+export type McpServerInput =
+  | { command: string; args?: string[]; env?: Record<string, string> }
+  | { url: string; headers?: Record<string, string> };
+
+export interface AgentConfigInput {
+  model?: string;
+  /** Global instructions: CLAUDE.md, AGENTS.md or GEMINI.md. */
+  instructions?: string;
+  mcpServers?: Record<string, McpServerInput>;
 }
 
 /** Host rules: `api.example.com`, `*.example.com` (sub-domains only), either with `:port`. */
@@ -174,6 +193,8 @@ export interface Workspace {
   grants: Grant[];
   /** Env key → secret name (names only, never values). */
   secretEnv: Record<string, string>;
+  /** What the agent CLI's generated config files say (null: none given). */
+  agentConfig: AgentConfigInput | null;
   createdAt: string;
   updatedAt: string;
   statusChangedAt: string;
@@ -297,6 +318,15 @@ export interface RuntimeInfo {
   restartPolicy: RestartPolicy;
   /** How Berth makes the image when it is missing: built locally, or pulled. */
   source: 'build' | 'pull';
+  /**
+   * Env keys a workspace must have before it starts; `A|B` means either. Spec env, secret env,
+   * grant placeholders and the runtime's own env all count.
+   */
+  requiredEnv: string[];
+  /** The agent CLI whose config files Berth generates into /configs from `agentConfig`, if any. */
+  configFormat: string | null;
+  /** Whether the engine has the image now. */
+  imagePresent: boolean;
 }
 
 export interface ImageInfo {
@@ -308,6 +338,14 @@ export interface ImageInfo {
   source: 'build' | 'pull';
   /** What a build or pull of this image is doing now (null: none under way on this server). */
   progress: Progress | null;
+  /** The registry digest (`name@sha256:…`) when pulled, else the image id; null when missing. */
+  digest: string | null;
+  /** The Debian image every layer of a Berth-built image starts from, pinned by id or digest. */
+  baseDigest: string | null;
+  /** For Berth-built images: whether the image matches the current recipe (null: missing or pulled). */
+  upToDate: boolean | null;
+  /** The command that makes the image present (build or pull). */
+  command: string;
 }
 
 /**

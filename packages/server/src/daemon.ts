@@ -152,7 +152,11 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<Daemon> {
     onProbed(await probeEngine(engine, meta, logger));
 
     const catalogue = new RuntimeCatalogue(config);
-    const images = new ImageService(engine, catalogue, logger);
+    const images = new ImageService(engine, catalogue, logger, {
+      ...config.images,
+      workDir: join(config.dataDir, 'images'),
+      extraLabels: config.engine.labels,
+    });
     const tools = new ToolsVolume(engine, images, catalogue, config.engine.labels, logger);
     let platformUrl = config.platformUrl ?? '';
     const provisioner = new Provisioner({

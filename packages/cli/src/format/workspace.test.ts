@@ -45,6 +45,7 @@ const base: WorkspaceData = {
   egress: { mode: 'open', allow: [], deny: [] },
   grants: [],
   secretEnv: {},
+  agentConfig: null,
   createdAt: '2025-01-10T11:55:00Z',
   updatedAt: '2025-01-10T11:56:00Z',
   statusChangedAt: '2025-01-10T11:56:00Z',

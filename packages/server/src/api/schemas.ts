@@ -144,6 +144,25 @@ export const WorkspaceSchema = z
     egress: EgressPolicySchema,
     grants: z.array(GrantSchema),
     secretEnv: z.record(z.string(), z.string()),
+    agentConfig: z
+      .object({
+        model: z.string().optional(),
+        instructions: z.string().optional(),
+        mcpServers: z
+          .record(
+            z.string(),
+            z.union([
+              z.object({
+                command: z.string(),
+                args: z.array(z.string()).optional(),
+                env: z.record(z.string(), z.string()).optional(),
+              }),
+              z.object({ url: z.string(), headers: z.record(z.string(), z.string()).optional() }),
+            ]),
+          )
+          .optional(),
+      })
+      .nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     statusChangedAt: z.string(),
@@ -227,6 +246,9 @@ export const RuntimeInfoSchema = z
     provisionTimeoutMs: z.number().int(),
     restartPolicy: z.enum(RESTART_POLICIES),
     source: z.enum(['build', 'pull']),
+    requiredEnv: z.array(z.string()),
+    configFormat: z.string().nullable(),
+    imagePresent: z.boolean(),
   })
   .meta({ id: 'RuntimeInfo' });
 
@@ -239,6 +261,10 @@ export const ImageInfoSchema = z
     sizeBytes: z.number().nullable(),
     source: z.enum(['build', 'pull']),
     progress: ProgressSchema.nullable(),
+    digest: z.string().nullable(),
+    baseDigest: z.string().nullable(),
+    upToDate: z.boolean().nullable(),
+    command: z.string(),
   })
   .meta({ id: 'ImageInfo' });
 

@@ -4,6 +4,7 @@ import { ReadinessSchema } from '../domain/readiness.js';
 import { BERTH_VERSION } from '../version.js';
 import { RESTART_POLICIES } from '@berth/protocol';
 import { isCidr } from '../util/cidr.js';
+import { AGENT_CONFIG_FORMATS } from '../runtimes/agent-configs.js';
 
 const DEFAULT_SHELL_IMAGE = `berth-shell:${BERTH_VERSION}`;
 
@@ -19,7 +20,7 @@ export const RuntimeConfigSchema = z.strictObject({
   image: z
     .string()
     .min(1)
-    .describe('Image reference; pulled when missing (Berth builds only its own shell image).'),
+    .describe('Image reference; pulled when missing unless `recipe` says how Berth builds it.'),
   port: z.number().int().min(1).max(65535).default(8000).describe('Agent port, published on 127.0.0.1.'),
   user: z
     .string()
@@ -57,6 +58,23 @@ export const RuntimeConfigSchema = z.strictObject({
     .enum(RESTART_POLICIES)
     .default('on-failure')
     .describe('Default restart policy of its workspaces: never | on-failure | always.'),
+  requiredEnv: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\|[A-Za-z_][A-Za-z0-9_]*)*$/, 'KEY or KEY_A|KEY_B'))
+    .default([])
+    .describe(
+      'Env keys a workspace needs before it starts (`A|B`: either); spec env, secret env and grant placeholders count. Missing ones fail the workspace with `env_missing`.',
+    ),
+  configFormat: z
+    .enum(AGENT_CONFIG_FORMATS)
+    .nullable()
+    .default(null)
+    .describe("Agent CLI whose config files Berth generates into /configs from the spec's `agentConfig`."),
+  recipe: catalogueName
+    .nullable()
+    .default(null)
+    .describe(
+      'Berth recipe (images/<recipe>) that builds the image; null: the image is pulled when missing.',
+    ),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 
@@ -100,7 +118,9 @@ export const ConfigSchema = z.strictObject({
       labels: z
         .record(z.string(), z.string())
         .default({})
-        .describe('Extra labels on every container, volume and network Berth creates for workspaces.'),
+        .describe(
+          'Extra labels on every container, volume and network Berth creates for workspaces, and on the images it builds.',
+        ),
     })
     .prefault({}),
   network: z
@@ -318,6 +338,67 @@ export const ConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  images: z
+    .strictObject({
+      recipesDir: z
+        .string()
+        .optional()
+        .describe(
+          "Berth's image recipes (one directory per image); default the `images/` directory Berth ships with.",
+        ),
+      repository: z
+        .string()
+        .regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'lowercase letters, digits and inner . _ -')
+        .default('berth')
+        .describe(
+          'Prefix of the tags Berth gives the images it builds: `<repository>-<recipe>:<version>`, and `<repository>-debian:<suite>` for a debootstrapped Debian.',
+        ),
+      baseImage: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9._\-/:@]{0,254}$/, 'an image reference')
+        .default('debian:bookworm-slim')
+        .describe('The Debian image the `base` recipe starts from when it is present or can be pulled.'),
+      baseSource: z
+        .enum(['auto', 'pull', 'debootstrap'])
+        .default('auto')
+        .describe(
+          '`auto`: use `baseImage` if present or pullable, else make Debian with debootstrap (offline); `pull` or `debootstrap` force one.',
+        ),
+      debianMirror: z
+        .string()
+        .url()
+        .default('http://deb.debian.org/debian')
+        .describe('Debian mirror debootstrap uses (its -security sibling is added to apt sources).'),
+      debianSuite: z
+        .string()
+        .regex(/^[a-z]+$/)
+        .default('bookworm')
+        .describe('Debian suite debootstrap makes.'),
+      extraCaCertificates: z
+        .array(z.string())
+        .optional()
+        .describe(
+          "PEM files built into the base image's trust store; default every *.crt in /usr/local/share/ca-certificates (the host's own extra CAs).",
+        ),
+      npmRegistry: z
+        .string()
+        .url()
+        .default('https://registry.npmjs.org')
+        .describe('npm registry the Node.js-based recipes install from.'),
+      pipIndexUrl: z
+        .string()
+        .url()
+        .default('https://pypi.org/simple')
+        .describe('Python package index the Python-based recipes install from.'),
+      buildOnCreate: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Build a missing recipe image when a workspace needs it, as if every create asked with `buildImage`; otherwise the workspace fails with the command that builds it.',
+        ),
+    })
+    .prefault({})
+    .describe('How Berth builds its runtime images.'),
   egress: z
     .strictObject({
       socketDir: z

@@ -1,5 +1,6 @@
 import type { Readiness } from './readiness.js';
 import type {
+  AgentConfigInput,
   DesiredState,
   Endpoint,
   PortSpec,
@@ -48,6 +49,10 @@ export interface NormalizedSpec {
   grants: Grant[];
   /** Env key → secret name, written into /configs/.berth/env at each start (never the container config). */
   secretEnv: Record<string, string>;
+  /** The agent CLI config the spec asked for (its files are in `files`); absent when none. */
+  agentConfig?: AgentConfigInput;
+  /** Build the runtime's image when it is missing, rather than fail with the command. */
+  buildImage?: boolean;
 }
 
 export interface Lifecycle {

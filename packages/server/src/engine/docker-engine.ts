@@ -575,7 +575,9 @@ export class DockerEngine implements EngineDriver {
           labels: options.labels,
           rm: true,
           forcerm: true,
+          ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
         });
+        let partial = '';
         await new Promise<void>((resolve, reject) => {
           this.streaming.modem.followProgress(
             stream,
@@ -589,6 +591,11 @@ export class DockerEngine implements EngineDriver {
               else resolve();
             },
             (event: { stream?: string }) => {
+              if (options.onOutput && event.stream) {
+                const lines = (partial + event.stream).split('\n');
+                partial = lines.pop() ?? '';
+                for (const line of lines) if (line.trim()) options.onOutput(line);
+              }
               const m = /^Step (\d+)\/(\d+) : (.*)/.exec(event.stream ?? '');
               if (m)
                 onProgress({
@@ -599,6 +606,22 @@ export class DockerEngine implements EngineDriver {
             },
           );
         });
+      }),
+
+    importRootfs: (tarball, { repo, tag }) =>
+      this.call(`import image ${repo}:${tag}`, async () => {
+        const stream = await this.streaming.importImage(tarball, { repo, tag });
+        const output = await new Promise<{ status?: string; error?: string }[]>((resolve, reject) => {
+          this.streaming.modem.followProgress(
+            stream,
+            (err: Error | null, out: { status?: string; error?: string }[] | undefined) =>
+              err ? reject(err) : resolve(out ?? []),
+          );
+        });
+        const failure = output.find((o) => o.error);
+        if (failure) throw new Error(failure.error);
+        const image = await this.docker.getImage(`${repo}:${tag}`).inspect();
+        return image.Id;
       }),
   };
 }

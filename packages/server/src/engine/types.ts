@@ -196,9 +196,20 @@ export interface ImageClient {
   pull(ref: string, onProgress: (p: PullProgress) => void, signal?: AbortSignal): Promise<void>;
   build(
     context: NodeJS.ReadableStream,
-    options: { tag: string; labels: Record<string, string> },
+    options: BuildOptions,
     onProgress: (p: BuildProgress) => void,
   ): Promise<void>;
+  /** Makes an image of a root filesystem tarball (`docker import`); resolves to its id. */
+  importRootfs(tarball: NodeJS.ReadableStream, options: { repo: string; tag: string }): Promise<string>;
+}
+
+export interface BuildOptions {
+  tag: string;
+  labels: Record<string, string>;
+  /** Values for the Dockerfile's ARGs. */
+  buildArgs?: Record<string, string>;
+  /** Each line the build prints (step output), for logs and for the error of a failed build. */
+  onOutput?: (line: string) => void;
 }
 
 /** The engine driver: one port per concern, plus what the engine can do. */

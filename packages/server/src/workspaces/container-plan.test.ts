@@ -17,6 +17,9 @@ const runtime: Runtime = {
   agent: false,
   provisionTimeoutMs: 120_000,
   restartPolicy: 'never',
+  requiredEnv: [],
+  configFormat: null,
+  recipe: null,
 };
 
 const spec = (over: Partial<NormalizedSpec> = {}): NormalizedSpec => ({

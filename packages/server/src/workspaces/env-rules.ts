@@ -1,3 +1,4 @@
+import { ENV_KEY_PATTERN } from '../domain/patterns.js';
 import { matchesAny } from '../util/globs.js';
 
 /** Env keys Berth sets in every workspace (seed 000's platform contract). Users cannot set them. */
@@ -33,7 +34,7 @@ const SECURITY_SENSITIVE = [
   'NODE_USE_ENV_PROXY',
 ];
 
-export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+export { ENV_KEY_PATTERN };
 
 export function isReservedEnvKey(key: string): boolean {
   const upper = key.toUpperCase();

@@ -59,6 +59,11 @@ export class Provisioner {
     this.log = deps.logger.child({ component: 'provisioner' });
   }
 
+  /** Keys of the host env every workspace gets (config passThroughEnv). */
+  passthroughEnvKeys(): string[] {
+    return Object.keys(this.deps.passthroughEnv);
+  }
+
   private get engine(): EngineDriver {
     return this.deps.engine;
   }
@@ -109,7 +114,9 @@ export class Provisioner {
   ): Promise<string> {
     const runtime = this.deps.catalogue.get(ws.runtime);
     progress({ phase: 'image', message: `checking image ${ws.spec.image}` });
-    const image = await this.deps.images.ensure(ws.spec.image, runtime, progress, signal);
+    const image = await this.deps.images.ensure(ws.spec.image, runtime, progress, signal, {
+      build: ws.spec.buildImage === true,
+    });
     signal.throwIfAborted();
 
     const volumesPrepared = image.labels[VOLUMES_PREPARED_LABEL] === 'true';

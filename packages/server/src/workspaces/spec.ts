@@ -19,6 +19,7 @@ import type { ConfigFile, NormalizedSpec } from '../domain/workspace.js';
 import { AppError } from '../errors.js';
 import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
 import { readTemplate } from '../runtimes/templates.js';
+import { AgentConfigSchema, agentConfigFiles } from '../runtimes/agent-configs.js';
 import { canonicalHash } from '../util/canonical-json.js';
 import { ENV_KEY_PATTERN, isReservedEnvKey } from './env-rules.js';
 import { normalizeGrants } from '../egress/grants.js';
@@ -168,6 +169,8 @@ export const WorkspaceSpecSchema = z.strictObject({
       z.string().regex(SECRET_NAME_PATTERN, 'a secret name (see GET /v1/secrets)'),
     )
     .optional(),
+  agentConfig: AgentConfigSchema.optional(),
+  buildImage: z.boolean().optional(),
 });
 
 /** `PATCH /v1/workspaces/{id}/egress`: the spec's egress fields, each replacing the current one. */
@@ -366,6 +369,21 @@ export function normalizeSpec(
     }
     files[path] = { contentBase64: bytes.toString('base64'), mode: f.mode ?? 0o644 };
   }
+  // The agent CLI's config files, generated from agentConfig; a file of the spec's own wins.
+  if (input.agentConfig && !runtime.configFormat) {
+    throw new AppError(
+      'validation_failed',
+      `runtime "${runtime.name}" has no agent CLI config; agentConfig applies to runtimes with a configFormat (GET /v1/runtimes), e.g. claude-code, codex, gemini`,
+    );
+  }
+  if (runtime.configFormat) {
+    const generated = agentConfigFiles(runtime.configFormat, input.agentConfig ?? {});
+    for (const [path, content] of Object.entries(generated)) {
+      if (!inputFiles.some(([p]) => p === path)) {
+        files[path] = { contentBase64: Buffer.from(content).toString('base64'), mode: 0o644 };
+      }
+    }
+  }
   const reservedPaths = Object.keys(files).filter(
     (p) => p === '.berth' || p.startsWith('.berth/') || p.startsWith('.berth-'),
   );
@@ -441,6 +459,8 @@ export function normalizeSpec(
     egress,
     grants,
     secretEnv,
+    ...(input.agentConfig ? { agentConfig: input.agentConfig } : {}),
+    ...(input.buildImage ? { buildImage: true } : {}),
   };
 }
 
@@ -508,6 +528,8 @@ export function specHash(spec: NormalizedSpec): string {
     egress,
     grants: _grants,
     secretEnv,
+    agentConfig: _agentConfig, // its effect is in files
+    buildImage: _buildImage,
     ...shape
   } = spec;
   // Rules and grants change in place; the mode and the boot wrapper shape the container. Specs

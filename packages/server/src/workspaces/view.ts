@@ -41,6 +41,7 @@ export function toWireWorkspace(ws: WorkspaceRecord, progress: Progress | null):
     egress: ws.spec.egress,
     grants: ws.spec.grants,
     secretEnv: ws.spec.secretEnv,
+    agentConfig: ws.spec.agentConfig ?? null,
     createdAt: ws.createdAt,
     updatedAt: ws.updatedAt,
     statusChangedAt: ws.statusChangedAt,

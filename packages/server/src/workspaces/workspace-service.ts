@@ -17,7 +17,9 @@ import { LABELS } from '../engine/labels.js';
 import type { ContainerState, EngineDriver } from '../engine/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { RuntimeCatalogue } from '../runtimes/catalogue.js';
+import { placeholderEnv } from '../egress/grants.js';
+import type { Runtime, RuntimeCatalogue } from '../runtimes/catalogue.js';
+import { describeRequiredEnv, missingRequiredEnv } from '../runtimes/required-env.js';
 import type { StatusChange, WorkspaceRepo } from '../store/workspace-repo.js';
 import { classifyExit, decideRestart } from '../reconciler/restart-policy.js';
 import { WorkQueue } from '../reconciler/work-queue.js';
@@ -594,6 +596,27 @@ export class WorkspaceService {
     if (moved) this.enqueue(ws.id, decision.delayMs);
   }
 
+  /**
+   * The runtime's required env, checked before the container is made or started: the spec's env
+   * and secret env, grant placeholders, the runtime's env and the host's pass-through all count.
+   */
+  private checkRequiredEnv(ws: WorkspaceRecord, runtime: Runtime): void {
+    const missing = missingRequiredEnv(runtime.requiredEnv, [
+      ...Object.keys(runtime.env),
+      ...Object.keys(ws.spec.env),
+      ...Object.keys(ws.spec.secretEnv),
+      ...Object.keys(placeholderEnv(ws.spec.grants)),
+      ...this.deps.provisioner.passthroughEnvKeys(),
+    ]);
+    if (missing.length > 0) {
+      throw new AppError(
+        'env_missing',
+        `runtime "${runtime.name}" needs ${missing.map(describeRequiredEnv).join('; ')} in the workspace env: add a grant that supplies it (e.g. grants: ["anthropic"]), a secretEnv entry, or env, then start it again`,
+        { details: { missing } },
+      );
+    }
+  }
+
   private async runPass(ws: WorkspaceRecord, outer: AbortSignal): Promise<void> {
     const { provisioner } = this.deps;
     const runtime = this.deps.catalogue.get(ws.runtime);
@@ -616,6 +639,7 @@ export class WorkspaceService {
       if (ws.status === 'starting' && container?.running && runtime.agent && !ws.nextAttemptAt) {
         return this.awaitAgent(ws, container);
       }
+      this.checkRequiredEnv(ws, runtime);
       const reusable =
         container !== null &&
         container.labels[LABELS.specHash] === ws.specHash &&

@@ -52,9 +52,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
     platformUrl: deps.platformUrl(),
   }));
 
-  app.get('/v1/runtimes', () =>
-    Promise.resolve({ items: deps.catalogue.list().map((rt) => deps.catalogue.info(rt)) }),
-  );
+  app.get('/v1/runtimes', async () => ({
+    items: await Promise.all(
+      deps.catalogue.list().map(async (rt) => deps.catalogue.info(rt, await deps.images.present(rt.image))),
+    ),
+  }));
 
   app.get('/v1/images', async () => ({ items: await deps.images.list() }));
 
