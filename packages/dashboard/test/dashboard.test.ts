@@ -231,6 +231,14 @@ describe.skipIf(!haveChromium && !inCi)('dashboard in a browser', () => {
       await page.getByRole('button', { name: 'Create workspace' }).click();
       await expect.poll(() => page.getByRole('alert').innerText()).toContain('validation_failed');
       await page.getByLabel('Name').fill(name);
+      // An agent CLI runtime offers its model and, while its image is missing, building it first;
+      // switching back drops both.
+      await page.getByLabel('Runtime').selectOption('claude-code');
+      await expect.poll(() => page.locator('#ws-runtime-hint').innerText()).toContain('ANTHROPIC_API_KEY');
+      await expect.poll(() => page.getByLabel('Model').isVisible()).toBe(true);
+      await page.getByLabel('Model').fill('claude-sonnet-4-5');
+      await page.getByLabel('Runtime').selectOption('shell');
+      await expect.poll(() => page.getByLabel('Model').count()).toBe(0);
       // Custom grants and secret env vars go into the spec; a bad env key is the API's to refuse.
       await page.getByRole('button', { name: 'Add custom grant' }).click();
       await page.locator('#ws-grant-0-name').fill('internal');

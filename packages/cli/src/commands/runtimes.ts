@@ -10,13 +10,13 @@ export function registerRuntimes(program: Command, ctx: CliContext): void {
       const items = await ctx.client().runtimes.list({ signal: ctx.signal });
       ctx.result({ items }, () =>
         renderTable(
-          ['NAME', 'PORT', 'SOURCE', 'IMAGE', 'REQUIRED FILES', 'DESCRIPTION'],
+          ['NAME', 'IMAGE', 'PRESENT', 'SOURCE', 'REQUIRED ENV', 'DESCRIPTION'],
           items.map((r) => [
             r.name,
-            String(r.port),
-            r.source,
             r.image,
-            r.requiredFiles.length > 0 ? r.requiredFiles.join(',') : '-',
+            r.imagePresent ? 'yes' : 'no',
+            r.source,
+            r.requiredEnv.length > 0 ? r.requiredEnv.join(',') : '-',
             r.description,
           ]),
         ),

@@ -38,6 +38,8 @@ export interface Form {
   grants: BuiltinGrant[];
   customGrants: CustomGrantRow[];
   secretEnv: SecretEnvRow[];
+  buildImage: boolean;
+  model: string;
 }
 
 export const INITIAL: Form = {
@@ -57,6 +59,8 @@ export const INITIAL: Form = {
   grants: [],
   customGrants: [],
   secretEnv: [],
+  buildImage: false,
+  model: '',
 };
 
 const blank = (row: object): boolean => Object.values(row).every((v) => String(v).trim() === '');
@@ -119,5 +123,7 @@ export function specOf(form: Form): WorkspaceSpecInput {
   if (grants.length > 0) spec.grants = grants;
   const secretEnv = secretEnvOf(form.secretEnv);
   if (Object.keys(secretEnv).length > 0) spec.secretEnv = secretEnv;
+  if (form.buildImage) spec.buildImage = true;
+  if (form.model.trim()) spec.agentConfig = { model: form.model.trim() };
   return spec;
 }

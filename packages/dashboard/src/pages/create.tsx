@@ -120,12 +120,24 @@ export function CreateWorkspace({ berth }: { berth: Berth }) {
         <Field
           id="ws-runtime"
           label="Runtime"
-          hint={runtime ? `${runtime.description} Image ${runtime.image}, port ${runtime.port}.` : undefined}
+          hint={
+            runtime
+              ? `${runtime.description} Image ${runtime.image}${runtime.imagePresent ? '' : ' (not built yet)'}.${
+                  runtime.requiredEnv.length > 0
+                    ? ` Needs ${runtime.requiredEnv.map((e) => e.split('|').join(' or ')).join(', ')} (a grant supplies it).`
+                    : ''
+                }`
+              : undefined
+          }
         >
           <select
             id="ws-runtime"
             value={form.runtime}
-            onChange={(e) => set('runtime', e.target.value)}
+            onChange={(e) => {
+              const name = e.target.value;
+              // Model and build apply to the runtime they were chosen for.
+              setForm((f) => ({ ...f, runtime: name, model: '', buildImage: false }));
+            }}
             aria-describedby="ws-runtime-hint"
           >
             {runtimes.length === 0 ? <option value="shell">shell</option> : null}
@@ -136,6 +148,30 @@ export function CreateWorkspace({ berth }: { berth: Berth }) {
             ))}
           </select>
         </Field>
+        {runtime && !runtime.imagePresent && runtime.source === 'build' ? (
+          <label className="radio">
+            <input
+              type="checkbox"
+              checked={form.buildImage}
+              onChange={(e) => set('buildImage', e.target.checked)}
+            />
+            Build the image first (a few minutes); otherwise the create fails with the command that builds it
+          </label>
+        ) : null}
+        {runtime?.configFormat ? (
+          <Field
+            id="ws-model"
+            label="Model"
+            hint={`Written into the ${runtime.configFormat} config in /configs. Empty: the CLI's default.`}
+          >
+            <input
+              id="ws-model"
+              value={form.model}
+              onChange={(e) => set('model', e.target.value)}
+              aria-describedby="ws-model-hint"
+            />
+          </Field>
+        ) : null}
         <fieldset>
           <legend>Isolation tier</legend>
           {TIERS.map((tier) => (

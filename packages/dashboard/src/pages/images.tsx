@@ -56,9 +56,9 @@ export function ImagesPage({ berth }: { berth: Berth }) {
     <main>
       <h1>Images</h1>
       <p className="muted">
-        The image of each runtime. Berth builds its own images (source <em>build</em>) from files on its host,
-        offline; the others are pulled when a workspace needs them, with the progress shown here and on the
-        workspace. Building needs an admin token.
+        The image of each runtime. Berth builds its own images (source <em>build</em>) from its recipes, from
+        the Debian base up, offline when no registry answers; the others are pulled. Progress shows here and
+        on the workspace. Building and pulling need an admin token.
       </p>
       <ErrorBox error={error} />
       <p role="status" className="done">
@@ -113,18 +113,15 @@ export function ImagesPage({ berth }: { berth: Berth }) {
                     <code>{image.id ? image.id.replace(/^sha256:/, '').slice(0, 12) : '—'}</code>
                   </td>
                   <td>
-                    {image.source === 'build' ? (
-                      <button
-                        type="button"
-                        disabled={building !== null || image.progress !== null}
-                        aria-label={`${building === image.runtime ? 'Building' : 'Build'} ${image.runtime}`}
-                        onClick={() => build(image)}
-                      >
-                        {building === image.runtime ? 'Building…' : 'Build'}
-                      </button>
-                    ) : (
-                      <span className="muted small">pulled when needed</span>
-                    )}
+                    <button
+                      type="button"
+                      disabled={building !== null || image.progress !== null}
+                      aria-label={`${verb(image, building === image.runtime)} ${image.runtime}`}
+                      onClick={() => build(image)}
+                    >
+                      {verb(image, building === image.runtime)}
+                    </button>
+                    {image.upToDate === false && <span className="muted small"> recipe changed</span>}
                   </td>
                 </tr>
               );
@@ -135,4 +132,10 @@ export function ImagesPage({ berth }: { berth: Berth }) {
       </div>
     </main>
   );
+}
+
+/** The button's word: build or pull, and -ing while it runs. */
+function verb(image: ImageInfo, running: boolean): string {
+  if (image.source === 'build') return running ? 'Building…' : 'Build';
+  return running ? 'Pulling…' : 'Pull';
 }

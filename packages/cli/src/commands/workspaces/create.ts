@@ -26,7 +26,8 @@ interface CreateOptions extends CreateFlags {
 const EXAMPLES = `
 Examples:
   $ berth create                                   # shell runtime, generated name, tier 2
-  $ berth create agent-1 --runtime claude-code -e ANTHROPIC_API_KEY -l team=infra
+  $ berth create agent-1 --runtime claude-code --grant anthropic --model claude-sonnet-4-5 --build
+  $ berth create reviewer --runtime codex --grant openai --mcp docs=https://mcp.example.com/mcp
   $ berth create web --port 3000:web --memory 2048 --cpus 1.5 --env-file .env
   $ berth create rw --workspace-dir ~/src/project --access read_only
   $ berth create cfg --file config.yaml=@./config.yaml --file motd.txt='hello'
@@ -103,6 +104,24 @@ export function registerCreate(program: Command, ctx: CliContext): void {
       '--secret-env <KEY=secret>',
       "env var filled from a secret in the workspace's processes (never the container config) (repeatable)",
       collect(parseKeyValue),
+    )
+    .option(
+      '--build',
+      "build the runtime's image first when it is missing (else the create fails with the command)",
+    )
+    .option('--model <model>', 'agent CLI runtimes: the model their generated config names')
+    .option(
+      '--instructions <text|@file>',
+      'agent CLI runtimes: global instructions (CLAUDE.md, AGENTS.md, GEMINI.md)',
+    )
+    .option(
+      '--mcp <name=url|name=command args>',
+      'agent CLI runtimes: an MCP server for the generated config (repeatable)',
+      collect(String),
+    )
+    .option(
+      '--agent-config <file>',
+      'agent CLI runtimes: a JSON file with model, instructions and mcpServers',
     )
     .option('--idempotency-key <key>', 'retry-safe create: the same key and spec return the first result')
     .option('--no-wait', `${NO_WAIT} (prints the provisioning workspace)`)

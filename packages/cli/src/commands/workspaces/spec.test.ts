@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../exit-codes.js';
-import { buildSpec, fileContent, type SpecDeps } from './spec.js';
+import { buildSpec, fileContent, parseMcp, type SpecDeps } from './spec.js';
 
 const files: Record<string, Uint8Array> = {
   '/home/u/.env': new TextEncoder().encode('A=from-file\nB=file\n'),
   '/home/u/config.yaml': new TextEncoder().encode('model: x\n'),
   '/home/u/blob.bin': new Uint8Array([0xff, 0xfe, 0x00]),
+  '/home/u/agent.json': new TextEncoder().encode(
+    JSON.stringify({ model: 'from-file', mcpServers: { db: { command: 'db-mcp', env: { DSN: 'x' } } } }),
+  ),
+  '/home/u/AGENTS.md': new TextEncoder().encode('Be brief.\n'),
+  '/home/u/bad.json': new TextEncoder().encode('{nope'),
 };
 const deps: SpecDeps = {
   env: { HOST_TOKEN: 'from-host' },
@@ -86,5 +91,48 @@ describe('fileContent', () => {
   it('keeps UTF-8 text as a string and base64-encodes the rest', () => {
     expect(fileContent(new TextEncoder().encode('héllo'))).toBe('héllo');
     expect(fileContent(new Uint8Array([0xc3]))).toEqual({ content: 'ww==', encoding: 'base64' });
+  });
+});
+
+describe('agent CLI flags', () => {
+  it('builds agentConfig from --agent-config, then --model, --instructions and --mcp on top', () => {
+    const spec = buildSpec(
+      undefined,
+      {
+        runtime: 'codex',
+        build: true,
+        agentConfig: 'agent.json',
+        model: 'gpt-x',
+        instructions: '@AGENTS.md',
+        mcp: ['docs=https://mcp.example.com/mcp', 'fs=npx -y fs-mcp /workspace'],
+      },
+      deps,
+    );
+    expect(spec).toEqual({
+      runtime: 'codex',
+      buildImage: true,
+      agentConfig: {
+        model: 'gpt-x',
+        instructions: 'Be brief.\n',
+        mcpServers: {
+          db: { command: 'db-mcp', env: { DSN: 'x' } },
+          docs: { url: 'https://mcp.example.com/mcp' },
+          fs: { command: 'npx', args: ['-y', 'fs-mcp', '/workspace'] },
+        },
+      },
+    });
+    expect(buildSpec(undefined, { instructions: 'inline' }, deps).agentConfig).toEqual({
+      instructions: 'inline',
+    });
+  });
+
+  it('refuses what it cannot read or parse, naming the flag', () => {
+    expect(() => buildSpec(undefined, { agentConfig: 'bad.json' }, deps)).toThrow(
+      /--agent-config bad.json: not JSON/,
+    );
+    expect(() => buildSpec(undefined, { agentConfig: 'none.json' }, deps)).toThrow(UsageError);
+    expect(() => parseMcp('=cmd')).toThrow(/--mcp =cmd/);
+    expect(() => parseMcp('name=')).toThrow(UsageError);
+    expect(parseMcp('local=server')).toEqual(['local', { command: 'server' }]);
   });
 });

@@ -1,7 +1,9 @@
 import type {
+  AgentConfigInput,
   ConfigFileInput,
   EgressMode,
   GrantInput,
+  McpServerInput,
   PortInput,
   Tier,
   WorkspaceAccess,
@@ -32,6 +34,11 @@ export interface CreateFlags {
   deny?: string[];
   grant?: string[];
   secretEnv?: [string, string][];
+  build?: boolean;
+  model?: string;
+  instructions?: string;
+  mcp?: string[];
+  agentConfig?: string;
 }
 
 /** What building a spec needs from the outside world (injected so it is testable on plain values). */
@@ -118,7 +125,58 @@ export function buildSpec(name: string | undefined, flags: CreateFlags, deps: Sp
   if (Object.keys(egress).length > 0) spec.egress = egress;
   if (flags.grant && flags.grant.length > 0) spec.grants = flags.grant.map(parseGrant);
   if (flags.secretEnv && flags.secretEnv.length > 0) spec.secretEnv = Object.fromEntries(flags.secretEnv);
+  if (flags.build === true) spec.buildImage = true;
+  const agentConfig = buildAgentConfig(flags, deps);
+  if (agentConfig) spec.agentConfig = agentConfig;
   return spec;
+}
+
+/**
+ * `--agent-config file.json` (the whole `agentConfig`), then `--model`, `--instructions text|@file`
+ * and `--mcp` on top of it. Null when none is given.
+ */
+function buildAgentConfig(flags: CreateFlags, deps: SpecDeps): AgentConfigInput | null {
+  let config: AgentConfigInput = {};
+  if (flags.agentConfig !== undefined) {
+    const text = new TextDecoder().decode(read(deps, flags.agentConfig, '--agent-config'));
+    try {
+      config = JSON.parse(text) as AgentConfigInput;
+    } catch (err) {
+      throw new UsageError(`--agent-config ${flags.agentConfig}: not JSON (${(err as Error).message})`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      throw new UsageError(
+        `--agent-config ${flags.agentConfig}: a JSON object with model, instructions, mcpServers`,
+      );
+    }
+  }
+  if (flags.model !== undefined) config.model = flags.model;
+  if (flags.instructions !== undefined) {
+    config.instructions = flags.instructions.startsWith('@')
+      ? new TextDecoder().decode(read(deps, flags.instructions.slice(1), '--instructions'))
+      : flags.instructions;
+  }
+  for (const text of flags.mcp ?? []) {
+    const [name, server] = parseMcp(text);
+    config.mcpServers = { ...config.mcpServers, [name]: server };
+  }
+  return Object.keys(config).length > 0 ? config : null;
+}
+
+/**
+ * `--mcp name=https://host/mcp` (a remote server) or `--mcp "name=command arg arg"` (a local one,
+ * split on spaces; use --agent-config for arguments with spaces or env).
+ */
+export function parseMcp(text: string): [string, McpServerInput] {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq);
+  const rest = text.slice(eq + 1).trim();
+  if (eq <= 0 || !rest) {
+    throw new UsageError(`--mcp ${text}: use name=https://host/path or "name=command arg ..."`);
+  }
+  if (/^https?:\/\//.test(rest)) return [name, { url: rest }];
+  const [command = '', ...args] = rest.split(/\s+/);
+  return [name, args.length > 0 ? { command, args } : { command }];
 }
 
 /**
