@@ -29,7 +29,7 @@ describe('berth runtimes and berth images', () => {
     expect(images.code, images.stderr).toBe(0);
     expect(images.stdout).toMatch(/^RUNTIME\s+IMAGE\s+PRESENT\s+SIZE\s+SOURCE\s+CURRENT\s+DIGEST\s+BASE/m);
     expect(images.stdout).toMatch(
-      /^shell\s+berth-shell:\S+\s+yes\s+[\d.]+ [kKM]B\s+build\s+yes\s+[0-9a-f]{12}\s+-/m,
+      /^shell\s+berth-shell:\S+\s+yes\s+[\d.]+ [kKM]B\s+build\s+yes\s+(\S+@)?[0-9a-f]{12}\s+-/m,
     );
     const listed = (JSON.parse(served.berth('images', 'ls', '--json').stdout) as { items: ImageInfo[] })
       .items;

@@ -189,11 +189,13 @@ const OPERATIONS: Record<RouteName, Operation> = {
     responses: { 200: json(list('ImageInfo')) },
   },
   buildImage: {
-    summary: 'Build a runtime’s image (Berth’s own recipes only)',
+    summary: 'Make a runtime’s image present now: build it from Berth’s recipe, or pull it',
+    description:
+      'For a runtime Berth has a recipe for, builds every layer from the Debian base up whose recipe changed (the rest are reused); otherwise pulls the image. Answers when done; meanwhile `GET /v1/images` shows its progress. Admin only.',
     parameters: [{ name: 'runtime', in: 'path', required: true, schema: { type: 'string' } }],
     responses: {
       200: json(ref('ImageInfo')),
-      ...errors('runtime_not_found', 'validation_failed', 'image_build_failed'),
+      ...errors('runtime_not_found', 'image_build_failed', 'image_not_found'),
     },
   },
   createWorkspace: {

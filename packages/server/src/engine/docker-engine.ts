@@ -596,7 +596,8 @@ export class DockerEngine implements EngineDriver {
                 partial = lines.pop() ?? '';
                 for (const line of lines) if (line.trim()) options.onOutput(line);
               }
-              const m = /^Step (\d+)\/(\d+) : (.*)/.exec(event.stream ?? '');
+              // Docker: "Step 3/8 : RUN …"; Podman: "STEP 3/8: RUN …".
+              const m = /^step (\d+)\/(\d+) ?: (.*)/i.exec(event.stream ?? '');
               if (m)
                 onProgress({
                   step: Number(m[1]),
@@ -620,8 +621,24 @@ export class DockerEngine implements EngineDriver {
         });
         const failure = output.find((o) => o.error);
         if (failure) throw new Error(failure.error);
-        const image = await this.docker.getImage(`${repo}:${tag}`).inspect();
-        return image.Id;
+        const id = output.map((o) => /sha256:[0-9a-f]{64}/.exec(o.status ?? '')?.[0]).find(Boolean);
+        if (!id) return (await this.docker.getImage(`${repo}:${tag}`).inspect()).Id;
+        // Podman's compat import ignores `tag` (it tags `repo:latest`): tag the id as asked.
+        const wanted = await this.docker
+          .getImage(`${repo}:${tag}`)
+          .inspect()
+          .catch(() => null);
+        if (wanted?.Id !== id) {
+          await this.docker.getImage(id).tag({ repo, tag });
+          if (tag !== 'latest') {
+            const latest = await this.docker
+              .getImage(`${repo}:latest`)
+              .inspect()
+              .catch(() => null);
+            if (latest?.Id === id) await this.docker.getImage(`${repo}:latest`).remove({ noprune: true });
+          }
+        }
+        return id;
       }),
   };
 }

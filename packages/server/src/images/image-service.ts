@@ -275,7 +275,7 @@ export class ImageService {
       );
     } catch (err) {
       if (err instanceof AppError && err.code === 'engine_unavailable') throw err;
-      const output = tail.filter((l) => !/^\s*(Step \d|--->|Removing intermediate)/.test(l)).slice(-6);
+      const output = tail.filter((l) => !/^\s*(step \d|--->|removing intermediate)/i.test(l)).slice(-6);
       throw new AppError(
         'image_build_failed',
         `building ${tag} failed${lastStep ? ` at ${lastStep}` : ''}: ${errorMessage(err)}${
