@@ -31,6 +31,10 @@ describe('berth runtimes and berth images', () => {
     expect(images.stdout).toMatch(
       /^shell\s+berth-shell:\S+\s+yes\s+[\d.]+ [kKM]B\s+build\s+yes\s+(\S+@)?[0-9a-f]{12}\s+-/m,
     );
+    // Building follows the server's progress rather than holding one request for minutes.
+    const rebuilt = served.berth('images', 'build', 'shell');
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).toMatch(/^berth-shell:\S+ is present \(runtime shell, [\d.]+ [kKM]B\)$/m);
     const listed = (JSON.parse(served.berth('images', 'ls', '--json').stdout) as { items: ImageInfo[] })
       .items;
     expect(listed.find((i) => i.runtime === 'langgraph')).toMatchObject({

@@ -346,6 +346,8 @@ export interface ImageInfo {
   upToDate: boolean | null;
   /** The command that makes the image present (build or pull). */
   command: string;
+  /** Why the last build or pull of it on this server failed (null: none failed since it last began). */
+  lastError: { code: string; message: string } | null;
 }
 
 /**

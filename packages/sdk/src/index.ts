@@ -97,7 +97,7 @@ export {
   type BerthErrorCode,
   type ClientErrorCode,
 } from './errors.js';
-export { Images } from './images.js';
+export { Images, type BuildOptions as ImageBuildOptions } from './images.js';
 export { Secrets, WorkspaceSecrets, type PutSecretResult, type SecretOptions } from './secrets.js';
 export { Runtimes, System, type HealthStatus } from './system.js';
 export { Tokens, type CreateTokenInput } from './tokens.js';

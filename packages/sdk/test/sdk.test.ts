@@ -126,6 +126,15 @@ describe('SDK against a real daemon', () => {
     await expect(user.workspaces.list()).rejects.toBeInstanceOf(AuthenticationError);
     const images = await berth.images.list();
     expect(images.find((i) => i.runtime === 'shell')?.present).toBe(true);
+    // Followed (wait=false, then the list) when progress is wanted; held otherwise.
+    const reports: string[] = [];
+    const followed = await berth.images.build('shell', { onProgress: (p) => reports.push(p.message) });
+    expect(followed).toMatchObject({ runtime: 'shell', present: true, progress: null, lastError: null });
+    expect(reports[0]).toMatch(/preparing|building/);
+    expect((await berth.images.build('shell')).present).toBe(true);
+    await expect(berth.images.build('no-such-runtime', { onProgress: () => {} })).rejects.toMatchObject({
+      code: 'runtime_not_found',
+    });
     const info = await berth.system.info();
     expect(info.engine?.ociRuntimes.length).toBeGreaterThan(0);
   });

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ImageInfo, Progress, Workspace } from '@berth/protocol';
 import { describe, expect, it } from 'vitest';
 import { ImageInfoSchema } from '../src/api/schemas.js';
+import { BERTH_VERSION } from '../src/version.js';
 import { docker, execIn, withBerth } from './harness.js';
 
 describe("Berth's own image", () => {
@@ -104,6 +108,67 @@ describe("Berth's own image", () => {
         .getImage(tag)
         .remove({ force: true })
         .catch(() => {});
+    }
+  });
+});
+
+describe('image builds that outlive a request', () => {
+  it('start with wait=false, show progress in the list, and end present or with the failure kept as lastError', async () => {
+    // A recipe directory of the test's own: a base layer on Berth's shell image that fails.
+    const recipes = mkdtempSync(join(tmpdir(), 'berth-recipes-'));
+    mkdirSync(join(recipes, 'base'));
+    writeFileSync(
+      join(recipes, 'base', 'Dockerfile'),
+      'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail; exit 3\n',
+    );
+    const repository = `berth-t${randomUUID().slice(0, 8)}`;
+    try {
+      await withBerth(
+        {
+          config: {
+            images: {
+              repository,
+              recipesDir: recipes,
+              baseImage: `berth-shell:${BERTH_VERSION}`,
+              extraCaCertificates: [],
+            },
+          },
+        },
+        async (berth) => {
+          const shell = await berth.api<ImageInfo>('POST', '/v1/images/shell/build?wait=false');
+          expect(shell.status).toBe(202);
+          expect(shell.body.progress?.message).toMatch(/preparing|building/);
+          const settled = async (runtime: string): Promise<ImageInfo> => {
+            for (let i = 0; i < 600; i++) {
+              const items = (await berth.api<{ items: ImageInfo[] }>('GET', '/v1/images')).body.items;
+              const item = items.find((x) => x.runtime === runtime)!;
+              if (item.progress === null) return item;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+            throw new Error(`${runtime} did not settle`);
+          };
+          expect(await settled('shell')).toMatchObject({ present: true, lastError: null });
+
+          const broken = await berth.api<ImageInfo>('POST', '/v1/images/debian/build?wait=false');
+          expect(broken.status).toBe(202);
+          const failed = await settled('debian');
+          expect(failed.present).toBe(false);
+          expect(failed.lastError?.code).toBe('image_build_failed');
+          // The step, the build's own last words, and the way to retry.
+          expect(failed.lastError?.message).toContain('at step');
+          expect(failed.lastError?.message).toContain('about to fail');
+          expect(failed.lastError?.message).toContain('berth images build debian');
+
+          // Waiting callers get the same error as a 500 with its code.
+          const waited = await berth.api<{ code: string }>('POST', '/v1/images/debian/build');
+          expect(waited.status).toBe(500);
+          expect(waited.body.code).toBe('image_build_failed');
+          const bad = await berth.api<{ code: string }>('POST', '/v1/images/shell/build?wait=maybe');
+          expect(bad.status).toBe(400);
+        },
+      );
+    } finally {
+      rmSync(recipes, { recursive: true, force: true });
     }
   });
 });

@@ -282,7 +282,9 @@ describe('drift and missing containers (seed 004)', () => {
 
 describe('orphans (P1, P4, F17)', () => {
   it("reaps labeled objects no live workspace owns after the grace period, and never unlabeled or another store's", async () => {
-    await withBerth({ config: FAST }, async (berth) => {
+    // A grace period long enough that "not yet" holds on a loaded machine (image builds run beside).
+    const config = { ...FAST, reconciler: { ...FAST.reconciler, orphanGraceMs: 3000 } };
+    await withBerth({ config }, async (berth) => {
       const storeId = berth.daemon.storeId;
       const ghost = 'ws_ghost0000000000';
       const labels = (store: string) => ({
@@ -313,12 +315,11 @@ describe('orphans (P1, P4, F17)', () => {
         Name: oldTools,
         Labels: { 'berth.managed': 'true', 'berth.role': 'tools', [RUN_LABEL]: berth.runId },
       });
-      // A live workspace, whose objects must stay.
-      const live = await create(berth, {});
-
-      // Not before the grace period...
+      // Not before the grace period (checked before anything slow runs)...
       await sleep(500);
       expect((await docker.getVolume(`${mine}-v`).inspect()).Name).toBe(`${mine}-v`);
+      // A live workspace, whose objects must stay.
+      const live = await create(berth, {});
       // ...but soon after it.
       await until(
         'orphans to be reaped',

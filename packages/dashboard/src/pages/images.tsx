@@ -39,7 +39,8 @@ export function ImagesPage({ berth }: { berth: Berth }) {
     setDone('');
     setError(null);
     berth.images
-      .build(image.runtime)
+      // Followed through the list rather than one long request: builds can take minutes.
+      .build(image.runtime, { onProgress: () => void load() })
       .then((built) =>
         setDone(
           `Built ${built.image} for runtime ${built.runtime}${built.sizeBytes === null ? '' : ` (${bytes(built.sizeBytes)})`}.`,
@@ -122,6 +123,12 @@ export function ImagesPage({ berth }: { berth: Berth }) {
                       {verb(image, building === image.runtime)}
                     </button>
                     {image.upToDate === false && <span className="muted small"> recipe changed</span>}
+                    {image.lastError && !image.progress ? (
+                      <span className="muted small" title={image.lastError.message}>
+                        {' '}
+                        last build failed: {image.lastError.code}
+                      </span>
+                    ) : null}
                   </td>
                 </tr>
               );

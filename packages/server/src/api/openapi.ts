@@ -191,10 +191,11 @@ const OPERATIONS: Record<RouteName, Operation> = {
   buildImage: {
     summary: 'Make a runtime’s image present now: build it from Berth’s recipe, or pull it',
     description:
-      'For a runtime Berth has a recipe for, builds every layer from the Debian base up whose recipe changed (the rest are reused); otherwise pulls the image. Answers when done; meanwhile `GET /v1/images` shows its progress. Admin only.',
-    parameters: [{ name: 'runtime', in: 'path', required: true, schema: { type: 'string' } }],
+      'For a runtime Berth has a recipe for, builds every layer from the Debian base up whose recipe changed (the rest are reused); otherwise pulls the image. With `wait` (default) it answers when done; with `wait=false` it answers 202 at once, and `GET /v1/images` shows the progress, then the image present or its `lastError`. Admin only.',
+    parameters: [{ name: 'runtime', in: 'path', required: true, schema: { type: 'string' } }, wait],
     responses: {
       200: json(ref('ImageInfo')),
+      202: json(ref('ImageInfo')),
       ...errors('runtime_not_found', 'image_build_failed', 'image_not_found'),
     },
   },

@@ -265,6 +265,7 @@ export const ImageInfoSchema = z
     baseDigest: z.string().nullable(),
     upToDate: z.boolean().nullable(),
     command: z.string(),
+    lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
   })
   .meta({ id: 'ImageInfo' });
 

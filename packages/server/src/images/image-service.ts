@@ -83,6 +83,8 @@ export class ImageService {
   private readonly inflight = new Map<string, Promise<ImageDetails>>();
   /** What each build or pull under way reported last (`GET /v1/images` shows it). */
   private readonly progress = new Map<string, Progress>();
+  /** Why each image's last build or pull failed, until the next one begins (`GET /v1/images`). */
+  private readonly lastErrors = new Map<string, { code: string; message: string }>();
   private readonly recipeBuilds = new KeyedMutex();
   private readonly settings: ImageBuildSettings;
   private readonly log: Logger;
@@ -116,6 +118,8 @@ export class ImageService {
       return this.singleFlight(this.catalogue.shellImage, onProgress, (report) => this.buildShell(report));
     }
     if (present) return present;
+    const running = this.inflight.get(image);
+    if (running) return running; // a build or pull under way, whoever started it
     if (recipe) {
       if (!options.build && !this.settings.buildOnCreate) {
         throw new AppError(
@@ -133,6 +137,24 @@ export class ImageService {
    * whose recipe changed), otherwise pulls it. The same code serves creates that build or pull.
    */
   async build(runtimeName: string, onProgress: ProgressSink = () => {}): Promise<ImageInfo> {
+    await this.make(runtimeName, onProgress);
+    return this.info(this.catalogue.get(runtimeName));
+  }
+
+  /**
+   * Starts making a runtime's image and answers at once, with its progress; the outcome shows in
+   * `list()` (progress gone; present, or `lastError`). For clients that cannot hold a request for
+   * the minutes a build takes.
+   */
+  async start(runtimeName: string): Promise<ImageInfo> {
+    const runtime = this.catalogue.get(runtimeName);
+    this.make(runtimeName, () => {}).catch((err: unknown) =>
+      this.log.warn({ runtime: runtimeName, err: errorMessage(err) }, 'image build failed'),
+    );
+    return this.info(runtime);
+  }
+
+  private async make(runtimeName: string, onProgress: ProgressSink): Promise<void> {
     const runtime = this.catalogue.get(runtimeName);
     const recipe = this.catalogue.recipeOf(runtime);
     if (recipe === 'shell') {
@@ -144,7 +166,6 @@ export class ImageService {
         this.pull(runtime.image, runtime, report),
       );
     }
-    return this.info(runtime);
   }
 
   /**
@@ -162,10 +183,18 @@ export class ImageService {
       this.progress.set(image, p);
       onProgress(p);
     };
-    const job = make(report).finally(() => {
-      this.inflight.delete(image);
-      this.progress.delete(image);
-    });
+    this.lastErrors.delete(image);
+    this.progress.set(image, { phase: 'image', message: `preparing ${image}` });
+    const job = make(report)
+      .catch((err: unknown) => {
+        const error = err instanceof AppError ? err : new AppError('internal', errorMessage(err));
+        this.lastErrors.set(image, { code: error.code, message: error.message });
+        throw err;
+      })
+      .finally(() => {
+        this.inflight.delete(image);
+        this.progress.delete(image);
+      });
     this.inflight.set(image, job);
     return job;
   }
@@ -501,6 +530,7 @@ export class ImageService {
       baseDigest: details?.labels[IMAGE_LABELS.baseDigest] ?? null,
       upToDate: this.upToDate(runtime, details),
       command: `berth images build ${runtime.name}`,
+      lastError: this.lastErrors.get(runtime.image) ?? null,
     };
   }
 

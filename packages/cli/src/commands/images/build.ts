@@ -1,12 +1,9 @@
-import type { ImageInfo, Progress } from '@berth/protocol';
+import type { ImageInfo } from '@berth/protocol';
 import type { Command } from 'commander';
 import type { CliContext } from '../../context.js';
 import { ProgressReporter } from '../../format/progress.js';
 import { renderTable } from '../../format/table.js';
 import { formatBytes } from '../../format/units.js';
-
-/** How often the build's progress is read from `GET /v1/images` while the build request is open. */
-const PROGRESS_POLL_MS = 250;
 
 interface Outcome {
   runtime: string;
@@ -68,25 +65,15 @@ export function registerImagesBuild(images: Command, ctx: CliContext): void {
     });
 }
 
-/** Builds one runtime's image, showing the progress the server reports meanwhile. */
+/** Builds one runtime's image, showing its progress (followed without holding a request open). */
 async function buildOne(ctx: CliContext, runtime: string): Promise<ImageInfo> {
-  const client = ctx.client();
   const reporter = new ProgressReporter(ctx.stderr);
-  let building = true;
-  const poll = setInterval(() => {
-    client.images.list({ signal: ctx.signal }).then(
-      (items) => {
-        const progress: Progress | null | undefined = items.find((i) => i.runtime === runtime)?.progress;
-        if (building && progress) reporter.update(progress);
-      },
-      () => undefined,
-    );
-  }, PROGRESS_POLL_MS);
   try {
-    return await client.images.build(runtime, { signal: ctx.signal });
+    return await ctx.client().images.build(runtime, {
+      signal: ctx.signal,
+      onProgress: (p) => reporter.update(p),
+    });
   } finally {
-    building = false;
-    clearInterval(poll);
     reporter.done();
   }
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ResolvedConfig } from '../../config/load.js';
 import type { EngineDriver } from '../../engine/types.js';
 import type { ImageService } from '../../images/image-service.js';
+import { WaitQuery } from './query.js';
 import type { RuntimeCatalogue } from '../../runtimes/catalogue.js';
 import { BERTH_VERSION } from '../../version.js';
 import { parseWith } from '../../workspaces/validate.js';
@@ -60,9 +61,11 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
 
   app.get('/v1/images', async () => ({ items: await deps.images.list() }));
 
-  app.post('/v1/images/:runtime/build', async (req) => {
+  app.post('/v1/images/:runtime/build', async (req, reply) => {
     requireAdmin(req);
     const { runtime } = parseWith(z.object({ runtime: z.string().max(63) }), req.params, 'path');
+    const { wait } = parseWith(WaitQuery, req.query, 'query');
+    if (!wait) return reply.code(202).send(await deps.images.start(runtime));
     return deps.images.build(runtime);
   });
 }
