@@ -1,4 +1,3 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -8,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Workspace, WorkspaceEvent } from '@berth/protocol';
-import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceCa, LeafIssuer } from '../src/egress/ca.js';
 import { PLACEHOLDERS } from '../src/egress/grants.js';
+import { startDnsStub, type DnsStub } from './dns-stub.js';
 import { docker, execIn, reopenBerth, until, withBerth, type TestBerth } from './harness.js';
 
 /**
@@ -33,9 +32,7 @@ interface Seen {
   rawHeaders: string[];
 }
 
-let dns: UdpSocket;
-let dnsPort = 0;
-const dnsQueries: string[] = [];
+let dns: DnsStub;
 let rebindCount = 0;
 let httpServer: http.Server;
 let httpPort = 0;
@@ -76,25 +73,7 @@ function upstreamHandler(req: http.IncomingMessage, res: http.ServerResponse) {
 }
 
 beforeAll(async () => {
-  dns = createSocket('udp4');
-  dns.on('message', (msg, rinfo) => {
-    const q = dnsPacket.decode(msg);
-    const question = q.questions?.[0];
-    if (!question) return;
-    dnsQueries.push(question.name);
-    const ip = question.type === 'A' ? answer(question.name) : null;
-    const reply = dnsPacket.encode({
-      type: 'response',
-      id: q.id,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER,
-      questions: q.questions,
-      answers: ip ? [{ type: 'A', name: question.name, ttl: 0, data: ip }] : [],
-    });
-    dns.send(reply, rinfo.port, rinfo.address);
-  });
-  dns.bind(0, '127.0.0.1');
-  await once(dns, 'listening');
-  dnsPort = dns.address().port;
+  dns = await startDnsStub(answer);
 
   httpServer = http.createServer(upstreamHandler);
   httpServer.listen(0, UPSTREAM_IP);
@@ -119,7 +98,7 @@ afterAll(() => {
 });
 
 const config = () => ({
-  egress: { dnsServers: [`127.0.0.1:${dnsPort}`], allowCidrs: [`${UPSTREAM_IP}/32`], upstreamCaFile },
+  egress: { dnsServers: [dns.address], allowCidrs: [`${UPSTREAM_IP}/32`], upstreamCaFile },
 });
 
 const GRANT = {
@@ -282,7 +261,7 @@ describe('egress gateway (issue 5)', () => {
       expect(JSON.parse(got.stdout)).toMatchObject({ ok: true, url: '/hello' });
 
       // E9: DNS from inside fails; the stub never sees a canary name, not even via the proxy.
-      const before = dnsQueries.length;
+      const before = dns.queries.length;
       const nslookup = await sh(
         berth,
         ws.id,
@@ -292,7 +271,7 @@ describe('egress gateway (issue 5)', () => {
       const viaProxy = await sh(berth, ws.id, rawProxy('GET http://canary3.exfil.test/ HTTP/1.0'));
       expect(viaProxy.stdout).toMatch(/^HTTP\/1\.1 403/);
       expect(viaProxy.stdout).toMatch(/X-Berth-Egress-Denied: not-allowed/i);
-      expect(dnsQueries.slice(before).filter((q) => q.includes('canary'))).toEqual([]);
+      expect(dns.queries.slice(before).filter((q) => q.includes('canary'))).toEqual([]);
 
       // The token, the CA and the placeholder as the workspace sees them; no credential anywhere inside.
       const token = (await readInWorkspace(berth, ws.id, '/configs/.berth/egress-token')).trim();

@@ -1,4 +1,3 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
@@ -7,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { ImageInfo, Progress, RuntimeInfo, Workspace } from '@berth/protocol';
-import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceCa, LeafIssuer } from '../src/egress/ca.js';
 import { PLACEHOLDERS } from '../src/egress/grants.js';
 import { BERTH_VERSION } from '../src/version.js';
+import { startDnsStub, type DnsStub } from './dns-stub.js';
 import { docker, RUN_LABEL, withBerth, type TestBerth } from './harness.js';
 
 /**
@@ -37,8 +36,7 @@ interface Seen {
 }
 
 const seen: Seen[] = [];
-let dns: UdpSocket;
-let dnsPort = 0;
+let dns: DnsStub;
 let upstream: https.Server;
 let upstreamCaFile = '';
 
@@ -100,27 +98,7 @@ function upstreamHandler(req: http.IncomingMessage, res: http.ServerResponse): v
 }
 
 beforeAll(async () => {
-  dns = createSocket('udp4');
-  dns.on('message', (msg, rinfo) => {
-    const q = dnsPacket.decode(msg);
-    const question = q.questions?.[0];
-    if (!question) return;
-    const ip = question.type === 'A' && API_HOSTS.includes(question.name.toLowerCase()) ? UPSTREAM_IP : null;
-    dns.send(
-      dnsPacket.encode({
-        type: 'response',
-        id: q.id,
-        flags: dnsPacket.AUTHORITATIVE_ANSWER,
-        questions: q.questions,
-        answers: ip ? [{ type: 'A', name: question.name, ttl: 60, data: ip }] : [],
-      }),
-      rinfo.port,
-      rinfo.address,
-    );
-  });
-  dns.bind(0, '127.0.0.1');
-  await once(dns, 'listening');
-  dnsPort = dns.address().port;
+  dns = await startDnsStub((name) => (API_HOSTS.includes(name.toLowerCase()) ? UPSTREAM_IP : null), 60);
 
   // The "real" model APIs: certificates from a CA of the test's, which the gateway trusts.
   const ca = await createWorkspaceCa('upstream', 3_600_000);
@@ -200,7 +178,7 @@ describe('runtime images (issue 6)', () => {
           images: { repository },
           agents: { heartbeatIntervalMs: 500 },
           egress: {
-            dnsServers: [`127.0.0.1:${dnsPort}`],
+            dnsServers: [dns.address],
             allowCidrs: [`${UPSTREAM_IP}/32`],
             upstreamCaFile,
           },

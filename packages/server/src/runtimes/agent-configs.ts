@@ -1,3 +1,4 @@
+import type { AgentConfigInput, McpServerInput } from '@berth/protocol';
 import { z } from 'zod';
 import { ENV_KEY_PATTERN } from '../domain/patterns.js';
 
@@ -11,18 +12,10 @@ import { ENV_KEY_PATTERN } from '../domain/patterns.js';
 export const AGENT_CONFIG_FORMATS = ['claude-code', 'codex', 'gemini'] as const;
 export type AgentConfigFormat = (typeof AGENT_CONFIG_FORMATS)[number];
 
-/** An MCP server: a local command (stdio) or a remote URL (streamable HTTP). */
-export type McpServer =
-  | { command: string; args?: string[]; env?: Record<string, string> }
-  | { url: string; headers?: Record<string, string> };
-
-export interface AgentConfig {
-  /** e.g. "claude-sonnet-4-5", "gpt-5-codex", "gemini-2.5-pro"; the CLI's default when absent. */
-  model?: string;
-  /** Global instructions, written as CLAUDE.md / AGENTS.md / GEMINI.md. */
-  instructions?: string;
-  mcpServers?: Record<string, McpServer>;
-}
+/** An MCP server: a local command (stdio) or a remote URL (streamable HTTP); the wire type. */
+export type McpServer = McpServerInput;
+/** `agentConfig` of the workspace spec: model, global instructions, MCP servers (the wire type). */
+export type AgentConfig = AgentConfigInput;
 
 /**
  * Where each CLI reads its config: the env var that points it there, and the directory under
