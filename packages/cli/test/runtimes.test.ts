@@ -23,6 +23,9 @@ describe('berth runtimes and berth images', () => {
       configFormat: 'codex',
       requiredEnv: ['OPENAI_API_KEY|CODEX_API_KEY'],
       agent: true,
+      readiness: { command: ['codex', '--version'] },
+      provisionTimeoutMs: 180_000,
+      requiredFiles: ['codex/config.toml'],
     });
 
     const images = served.berth('images', 'ls');

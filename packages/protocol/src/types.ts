@@ -323,6 +323,8 @@ export interface RuntimeInfo {
    * grant placeholders and the runtime's own env all count.
    */
   requiredEnv: string[];
+  /** What decides that its workspaces are running (besides an agent registering), if anything. */
+  readiness: ReadinessProbe | null;
   /** The agent CLI whose config files Berth generates into /configs from `agentConfig`, if any. */
   configFormat: string | null;
   /** Whether the engine has the image now. */

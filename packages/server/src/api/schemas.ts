@@ -97,6 +97,15 @@ export const GrantSchema = z
   })
   .meta({ id: 'Grant' });
 
+/** A readiness probe as the API shows it (a runtime's or a workspace's). */
+const ReadinessViewSchema = z.object({
+  http: z.object({ port: z.number().int(), path: z.string().optional() }).optional(),
+  tcp: z.object({ port: z.number().int() }).optional(),
+  command: z.array(z.string()).optional(),
+  timeoutMs: z.number().int().optional(),
+  intervalMs: z.number().int().optional(),
+});
+
 export const WorkspaceSchema = z
   .object({
     id: z.string(),
@@ -117,15 +126,7 @@ export const WorkspaceSchema = z
     labels: z.record(z.string(), z.string()),
     files: z.array(z.string()),
     template: z.string().nullable(),
-    readiness: z
-      .object({
-        http: z.object({ port: z.number().int(), path: z.string().optional() }).optional(),
-        tcp: z.object({ port: z.number().int() }).optional(),
-        command: z.array(z.string()).optional(),
-        timeoutMs: z.number().int().optional(),
-        intervalMs: z.number().int().optional(),
-      })
-      .nullable(),
+    readiness: ReadinessViewSchema.nullable(),
     specHash: z.string(),
     generation: z.number().int(),
     containerId: z.string().nullable(),
@@ -247,6 +248,7 @@ export const RuntimeInfoSchema = z
     restartPolicy: z.enum(RESTART_POLICIES),
     source: z.enum(['build', 'pull']),
     requiredEnv: z.array(z.string()),
+    readiness: ReadinessViewSchema.nullable(),
     configFormat: z.string().nullable(),
     imagePresent: z.boolean(),
   })

@@ -187,6 +187,7 @@ export class RuntimeCatalogue {
       restartPolicy: rt.restartPolicy,
       source: this.recipeOf(rt) ? 'build' : 'pull',
       requiredEnv: rt.requiredEnv,
+      readiness: rt.readiness ?? null,
       configFormat: rt.configFormat,
       imagePresent,
     };
