@@ -165,6 +165,7 @@ describe('image builds that outlive a request', () => {
           expect(waited.body.code).toBe('image_build_failed');
           const bad = await berth.api<{ code: string }>('POST', '/v1/images/shell/build?wait=maybe');
           expect(bad.status).toBe(400);
+          expect(bad.body.code).toBe('validation_failed');
         },
       );
     } finally {

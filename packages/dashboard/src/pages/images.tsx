@@ -39,8 +39,9 @@ export function ImagesPage({ berth }: { berth: Berth }) {
     setDone('');
     setError(null);
     berth.images
-      // Followed through the list rather than one long request: builds can take minutes.
-      .build(image.runtime, { onProgress: () => void load() })
+      // Followed through the list rather than one long request (builds can take minutes); the
+      // page's own polling shows the progress.
+      .build(image.runtime, { onProgress: () => {} })
       .then((built) =>
         setDone(
           `Built ${built.image} for runtime ${built.runtime}${built.sizeBytes === null ? '' : ` (${bytes(built.sizeBytes)})`}.`,

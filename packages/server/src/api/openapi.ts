@@ -196,7 +196,7 @@ const OPERATIONS: Record<RouteName, Operation> = {
     responses: {
       200: json(ref('ImageInfo')),
       202: json(ref('ImageInfo')),
-      ...errors('runtime_not_found', 'image_build_failed', 'image_not_found'),
+      ...errors('runtime_not_found', 'validation_failed', 'image_build_failed', 'image_not_found'),
     },
   },
   createWorkspace: {

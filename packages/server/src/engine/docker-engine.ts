@@ -623,20 +623,15 @@ export class DockerEngine implements EngineDriver {
         if (failure) throw new Error(failure.error);
         const id = output.map((o) => /sha256:[0-9a-f]{64}/.exec(o.status ?? '')?.[0]).find(Boolean);
         if (!id) return (await this.docker.getImage(`${repo}:${tag}`).inspect()).Id;
-        // Podman's compat import ignores `tag` (it tags `repo:latest`): tag the id as asked.
-        const wanted = await this.docker
-          .getImage(`${repo}:${tag}`)
-          .inspect()
-          .catch(() => null);
-        if (wanted?.Id !== id) {
-          await this.docker.getImage(id).tag({ repo, tag });
-          if (tag !== 'latest') {
-            const latest = await this.docker
-              .getImage(`${repo}:latest`)
-              .inspect()
-              .catch(() => null);
-            if (latest?.Id === id) await this.docker.getImage(`${repo}:latest`).remove({ noprune: true });
-          }
+        // Podman's compat import ignores `tag` and tags `repo:latest`: tag the id as asked (a no-op
+        // on Docker), and drop a `latest` that only Podman's import made.
+        await this.docker.getImage(id).tag({ repo, tag });
+        if (tag !== 'latest') {
+          const latest = await this.docker
+            .getImage(`${repo}:latest`)
+            .inspect()
+            .catch(() => null);
+          if (latest?.Id === id) await this.docker.getImage(`${repo}:latest`).remove({ noprune: true });
         }
         return id;
       }),

@@ -171,6 +171,13 @@ describe('recipe images', () => {
       },
     });
     expect(catalogue.get('claude-code').image).toBe(`acme-claude-code:${V}`);
+    expect(
+      () =>
+        new RuntimeCatalogue({
+          shellImage: 'berth-shell:test',
+          runtimes: { odd: RuntimeConfigSchema.parse({ image: 'x:1', recipe: 'nope' }) },
+        }),
+    ).toThrow(/runtimes\.odd\.recipe: Berth has no recipe "nope"/);
     expect(catalogue.recipeOf(catalogue.get('coder'))).toBe('claude-code');
     await new ImageService(fake.engine, catalogue, logger, settings).build('coder');
     expect(fake.builds.map((b) => b.tag)).toEqual([

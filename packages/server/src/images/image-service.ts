@@ -86,6 +86,7 @@ export class ImageService {
   /** Why each image's last build or pull failed, until the next one begins (`GET /v1/images`). */
   private readonly lastErrors = new Map<string, { code: string; message: string }>();
   private readonly recipeBuilds = new KeyedMutex();
+  private readonly contexts = new Map<string, BuildContext>();
   private readonly settings: ImageBuildSettings;
   private readonly log: Logger;
 
@@ -111,25 +112,22 @@ export class ImageService {
     signal?: AbortSignal,
     options: { build?: boolean } = {},
   ): Promise<ImageDetails> {
+    const recipe = this.recipeFor(image, runtime);
     const present = await this.engine.images.inspect(image);
-    const recipe = image === runtime.image ? this.catalogue.recipeOf(runtime) : null;
-    if (image === this.catalogue.shellImage || recipe === 'shell') {
-      if (present && present.labels[IMAGE_LABELS.recipeHash] === SHELL_RECIPE_HASH) return present;
-      return this.singleFlight(this.catalogue.shellImage, onProgress, (report) => this.buildShell(report));
+    // Present is enough, but for Berth's small shell image, rebuilt (in a second) when its recipe changed.
+    if (present && (recipe !== 'shell' || present.labels[IMAGE_LABELS.recipeHash] === SHELL_RECIPE_HASH)) {
+      return present;
     }
-    if (present) return present;
-    const running = this.inflight.get(image);
-    if (running) return running; // a build or pull under way, whoever started it
-    if (recipe) {
-      if (!options.build && !this.settings.buildOnCreate) {
-        throw new AppError(
-          'image_not_found',
-          `image ${image} of runtime "${runtime.name}" is not built yet; build it with: berth images build ${runtime.name} (a few minutes; or create the workspace with buildImage: true / berth create --build), then start the workspace again`,
-        );
-      }
-      return this.singleFlight(image, onProgress, (report) => this.buildRecipe(recipe, report));
+    const asked = options.build === true || this.settings.buildOnCreate || this.inflight.has(image);
+    if (recipe && recipe !== 'shell' && !asked) {
+      throw new AppError(
+        'image_not_found',
+        `image ${image} of runtime "${runtime.name}" is not built yet; build it with: berth images build ${runtime.name} (a few minutes; or create the workspace with buildImage: true / berth create --build), then start the workspace again`,
+      );
     }
-    return this.singleFlight(image, onProgress, (report) => this.pull(image, runtime, report, signal));
+    return this.singleFlight(image, onProgress, (report) =>
+      this.produce(image, recipe, runtime, report, signal),
+    );
   }
 
   /**
@@ -156,16 +154,28 @@ export class ImageService {
 
   private async make(runtimeName: string, onProgress: ProgressSink): Promise<void> {
     const runtime = this.catalogue.get(runtimeName);
-    const recipe = this.catalogue.recipeOf(runtime);
-    if (recipe === 'shell') {
-      await this.singleFlight(runtime.image, onProgress, (report) => this.buildShell(report));
-    } else if (recipe) {
-      await this.singleFlight(runtime.image, onProgress, (report) => this.buildRecipe(recipe, report));
-    } else {
-      await this.singleFlight(runtime.image, onProgress, (report) =>
-        this.pull(runtime.image, runtime, report),
-      );
-    }
+    const recipe = this.recipeFor(runtime.image, runtime);
+    await this.singleFlight(runtime.image, onProgress, (report) =>
+      this.produce(runtime.image, recipe, runtime, report),
+    );
+  }
+
+  /** How Berth makes `image`: `shell` (its busybox image), a recipe of images/, or null (pulled). */
+  private recipeFor(image: string, runtime: Runtime): string | null {
+    if (image === this.catalogue.shellImage) return 'shell';
+    return image === runtime.image ? this.catalogue.recipeOf(runtime) : null;
+  }
+
+  private produce(
+    image: string,
+    recipe: string | null,
+    runtime: Runtime,
+    report: ProgressSink,
+    signal?: AbortSignal,
+  ): Promise<ImageDetails> {
+    if (recipe === 'shell') return this.buildShell(report);
+    if (recipe) return this.buildRecipe(recipe, runtime.name, report);
+    return this.pull(image, runtime, report, signal);
   }
 
   /**
@@ -319,7 +329,7 @@ export class ImageService {
    * Builds a recipe image and every recipe below it whose image is missing or stale, base first.
    * Recipe builds run one at a time: they share their lower layers.
    */
-  private buildRecipe(name: string, onProgress: ProgressSink): Promise<ImageDetails> {
+  private buildRecipe(name: string, runtimeName: string, onProgress: ProgressSink): Promise<ImageDetails> {
     return this.recipeBuilds.run('recipes', async () => {
       const recipesDir = this.recipesDir();
       const chain = recipeChain(name);
@@ -342,7 +352,7 @@ export class ImageService {
           this.log.info({ image: tag, recipe: recipe.name, parent: parentRef }, 'building image');
           onProgress({ phase: 'image', message: `building ${where}` });
           await this.buildImage(
-            recipe.name === 'base' ? 'debian' : recipe.name,
+            runtimeName,
             tag,
             contextTar(context),
             {
@@ -386,14 +396,20 @@ export class ImageService {
     return dir;
   }
 
-  /** The recipe's files; the base also gets the host's extra CA certificates under extra-ca/. */
-  private recipeContext(recipesDir: string, name: string): BuildContext {
+  /**
+   * The recipe's files; the base also gets the host's extra CA certificates under extra-ca/.
+   * Builds read them afresh; `GET /v1/images`, polled during builds, reuses what was read last.
+   */
+  private recipeContext(recipesDir: string, name: string, fresh = true): BuildContext {
+    const cached = fresh ? undefined : this.contexts.get(name);
+    if (cached) return cached;
     const context = readRecipe(recipesDir, name);
     if (name === 'base') {
       for (const [file, content] of this.extraCaCertificates()) {
         context.files.set(`extra-ca/${file}`, { content, mode: 0o644 });
       }
     }
+    this.contexts.set(name, context);
     return context;
   }
 
@@ -506,7 +522,7 @@ export class ImageService {
       const recipesDir = this.recipesDir();
       let hash = `root:${details.labels[IMAGE_LABELS.baseDigest] ?? ''}`;
       for (const r of recipeChain(recipe)) {
-        const context = this.recipeContext(recipesDir, r.name);
+        const context = this.recipeContext(recipesDir, r.name, false);
         hash = recipeHash(context, this.buildArgs(context, ''), hash);
       }
       return details.labels[IMAGE_LABELS.recipeHash] === hash;

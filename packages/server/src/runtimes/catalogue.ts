@@ -1,6 +1,6 @@
 import type { RuntimeInfo } from '@berth/protocol';
 import { RuntimeConfigSchema, type Config, type RuntimeConfig } from '../config/schema.js';
-import { recipeTag } from '../images/recipes.js';
+import { RECIPES, recipeTag } from '../images/recipes.js';
 import { AGENT_CONFIG_DIRS, type AgentConfigFormat } from './agent-configs.js';
 import { AppError } from '../errors.js';
 
@@ -72,7 +72,7 @@ const builtIn = (shellImage: string): Record<string, RuntimeConfig> => ({
     restartPolicy: 'on-failure',
     requiredEnv: [],
     configFormat: null,
-    recipe: 'shell',
+    recipe: null, // Berth's own busybox image, made by the image service (see recipeOf)
   },
   debian: recipeRuntime('base', {
     description: 'Debian bookworm with bash, git, curl and tini: the base of every agent image.',
@@ -144,9 +144,15 @@ export class RuntimeCatalogue {
     this.runtimes = new Map();
     const builtIns = Object.entries(builtIn(config.shellImage)).map(([name, rt]): [string, RuntimeConfig] => [
       name,
-      rt.recipe && rt.recipe !== 'shell' ? { ...rt, image: recipeTag(rt.recipe, this.repository) } : rt,
+      rt.recipe ? { ...rt, image: recipeTag(rt.recipe, this.repository) } : rt,
     ]);
     for (const [name, rt] of Object.entries({ ...Object.fromEntries(builtIns), ...config.runtimes })) {
+      if (rt.recipe && !RECIPES.some((r) => r.name === rt.recipe)) {
+        throw new AppError(
+          'validation_failed',
+          `runtimes.${name}.recipe: Berth has no recipe "${rt.recipe}"; recipes: ${RECIPES.map((r) => r.name).join(', ')}`,
+        );
+      }
       this.runtimes.set(name, { ...rt, name });
     }
   }

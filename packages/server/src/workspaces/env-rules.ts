@@ -34,8 +34,6 @@ const SECURITY_SENSITIVE = [
   'NODE_USE_ENV_PROXY',
 ];
 
-export { ENV_KEY_PATTERN };
-
 export function isReservedEnvKey(key: string): boolean {
   const upper = key.toUpperCase();
   return (
